@@ -1,0 +1,3 @@
+// Precompiled header for every target that uses libtorch: parsed once per build.
+#pragma once
+#include <torch/torch.h>

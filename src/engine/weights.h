@@ -1,0 +1,50 @@
+// Weights as name -> torch::Tensor maps, read from safetensors files, and the one
+// name-for-name copy into a torch::nn::Module.
+//
+// Tensors returned by LoadSafetensors() alias the file's memory mapping (zero copy, kept
+// alive by the tensor's deleter); they are read-only: copy before writing. Conversions
+// between key layouts (diffusers -> LDM, OpenCLIP -> HF CLIP) are plain functions over a
+// StateDict, next to the module they serve.
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "util/status.h"
+
+namespace torch::nn {
+class Module;
+}
+
+namespace easel::engine {
+
+using StateDict = std::map<std::string, torch::Tensor>;
+
+// A tensor viewing the mapped bytes of `info` (dtype converted from the safetensors dtype;
+// F8 types are widened to F16 with a copy). Throws easel::Error(kUnsupported) for dtypes
+// torch cannot hold.
+torch::Tensor TensorFromInfo(const std::shared_ptr<const io::SafetensorsFile>& file,
+                             const io::TensorInfo& info);
+
+// Every tensor of the file whose name starts with `prefix`, with the prefix stripped.
+StateDict LoadSafetensors(const std::shared_ptr<const io::SafetensorsFile>& file,
+                          const std::string& prefix = "");
+
+// The sub-dict of keys starting with prefix, prefix stripped.
+StateDict SubDict(const StateDict& dict, const std::string& prefix);
+
+// Copies every parameter and buffer of `module` from `dict` (converted to the parameter's
+// dtype and device). Keys in `dict` matching nothing and parameters missing from `dict`
+// are errors listing the names (up to 10 of each, then a count); a shape mismatch names the
+// key and both shapes. `what` names the component in messages ("UNet of model.safetensors").
+// Buffers whose name is in `optional` may be missing.
+Status LoadIntoModule(torch::nn::Module& module, const StateDict& dict, const std::string& what,
+                      const std::vector<std::string>& optional = {});
+
+}  // namespace easel::engine
