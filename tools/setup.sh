@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Easel needs on a fresh Debian 12 machine and builds build/easel and
+# build/easel_tests. Idempotent: a second run only rebuilds what changed.
+#   EASEL_BUILD_DIR  build folder (default: build)
+#   EASEL_CMAKE_ARGS extra CMake arguments (e.g. -DCMAKE_PREFIX_PATH=... for a CUDA LibTorch)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${EASEL_BUILD_DIR:-build}
+
+pkgs=(build-essential cmake ninja-build ccache pkg-config libtorch-dev nlohmann-json3-dev
+      libcli11-dev libpng-dev zlib1g-dev libgtest-dev python3 python3-pip unzip)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The CLIP vocabulary for single-file checkpoints (they carry none): from PyPI's open_clip_torch.
+bash tools/fetch_clip_vocab.sh "$build/share/easel"
+
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+cmake -S . -B "$build" -G Ninja ${EASEL_CMAKE_ARGS:-} >/dev/null
+ninja -C "$build"
