@@ -164,7 +164,7 @@ def gen_goldens(kind, pipe, golden_dir):
                   steps=steps, cfg=cfg, seed=GEN_SEED, sampler=sampler, scheduler=scheduler,
                   width=GEN_SIZE, height=GEN_SIZE, clip_skip=1, model_calls=r["model_calls"],
                   noise="torch.randn([1,4,8,8], generator=torch.manual_seed(seed))",
-                  noise_sampler="torch.randn(x.shape, generator=g) per call, g = torch.Generator().manual_seed(seed)",
+                  noise_sampler="torch.randn(x.shape, generator=g) per call, g = torch.Generator().manual_seed(seed + 1) (ComfyUI CPU)",
                   latent="final sampler output, unscaled (UNet space)",
                   image="vae.decode(latent / scaling_factor) clamped to [-1, 1]"),
         )

@@ -1,0 +1,21 @@
+// The easel subcommands. Each registers its flags on the CLI11 app and returns the function
+// that runs it; errors come back as a Status the entry point prints and maps to an exit code.
+#pragma once
+
+#include <functional>
+
+#include "util/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace easel::cli {
+
+using Command = std::function<Status()>;
+
+Command AddGenerate(CLI::App& app);
+Command AddInspect(CLI::App& app);
+Command AddPngInfo(CLI::App& app);
+
+}  // namespace easel::cli

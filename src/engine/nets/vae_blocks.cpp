@@ -1,0 +1,76 @@
+// LDM AutoencoderKL blocks: see vae_blocks.h.
+#include "engine/nets/vae_blocks.h"
+
+#include <torch/torch.h>
+
+#include "engine/nets/blocks.h"
+#include "engine/torch_compat.h"
+
+namespace easel::engine {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+namespace {
+constexpr double kEps = 1e-6;
+nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t pad = 0) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad));
+}
+}  // namespace
+
+VaeResnetBlockImpl::VaeResnetBlockImpl(int64_t in_channels, int64_t out_channels) {
+  norm1_ = register_module("norm1", GroupNorm32(in_channels, kEps));
+  conv1_ = register_module("conv1", Conv(in_channels, out_channels, 3, 1, 1));
+  norm2_ = register_module("norm2", GroupNorm32(out_channels, kEps));
+  conv2_ = register_module("conv2", Conv(out_channels, out_channels, 3, 1, 1));
+  if (in_channels != out_channels) {
+    nin_shortcut_ = register_module("nin_shortcut", Conv(in_channels, out_channels, 1));
+  }
+}
+
+torch::Tensor VaeResnetBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor h = conv1_->forward(torch::silu(norm1_->forward(x)));
+  h = conv2_->forward(torch::silu(norm2_->forward(h)));
+  return (nin_shortcut_ ? nin_shortcut_->forward(x) : x) + h;
+}
+
+VaeAttnBlockImpl::VaeAttnBlockImpl(int64_t channels) {
+  norm_ = register_module("norm", GroupNorm32(channels, kEps));
+  q_ = register_module("q", Conv(channels, channels, 1));
+  k_ = register_module("k", Conv(channels, channels, 1));
+  v_ = register_module("v", Conv(channels, channels, 1));
+  proj_out_ = register_module("proj_out", Conv(channels, channels, 1));
+}
+
+torch::Tensor VaeAttnBlockImpl::forward(const torch::Tensor& x) {
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  torch::Tensor t = norm_->forward(x);
+  // [N, C, H, W] -> [N, 1, H*W, C]: one head of width C
+  auto tokens = [&](const torch::Tensor& m) { return m.flatten(2).transpose(1, 2).unsqueeze(1); };
+  torch::Tensor out = ScaledDotProductAttention(tokens(q_->forward(t)), tokens(k_->forward(t)),
+                                                tokens(v_->forward(t)));  // [N, 1, H*W, C]
+  out = out.squeeze(1).transpose(1, 2).reshape({n, c, h, w});
+  return x + proj_out_->forward(out);
+}
+
+VaeDownsampleImpl::VaeDownsampleImpl(int64_t channels) {
+  conv_ = register_module("conv", Conv(channels, channels, 3, /*stride=*/2));
+}
+
+torch::Tensor VaeDownsampleImpl::forward(const torch::Tensor& x) {
+  // (left, right, top, bottom) = (0, 1, 0, 1): the asymmetric padding LDM trained with.
+  return conv_->forward(F::pad(x, F::PadFuncOptions({0, 1, 0, 1})));
+}
+
+VaeUpsampleImpl::VaeUpsampleImpl(int64_t channels) {
+  conv_ = register_module("conv", Conv(channels, channels, 3, 1, 1));
+}
+
+torch::Tensor VaeUpsampleImpl::forward(const torch::Tensor& x) {
+  torch::Tensor h = F::interpolate(x, F::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{x.size(2) * 2, x.size(3) * 2})
+                                          .mode(torch::kNearest));
+  return conv_->forward(h);
+}
+
+}  // namespace easel::engine

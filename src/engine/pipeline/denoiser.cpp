@@ -1,0 +1,42 @@
+#include "engine/pipeline/denoiser.h"
+
+#include <torch/torch.h>
+
+#include "engine/nets/unet.h"
+
+namespace easel::engine {
+
+CfgDenoiser::CfgDenoiser(UNetImpl& unet, const DiscreteSchedule& schedule, Prediction prediction,
+                         torch::Tensor cond, torch::Tensor uncond, double cfg_scale,
+                         torch::ScalarType dtype)
+    : unet_(unet),
+      schedule_(schedule),
+      prediction_(prediction),
+      cfg_scale_(cfg_scale),
+      dtype_(dtype) {
+  torch::Device device = unet.parameters().front().device();
+  cond_ = cond.to(device, dtype);
+  uncond_ = uncond.to(device, dtype);
+}
+
+torch::Tensor CfgDenoiser::operator()(const torch::Tensor& x, const torch::Tensor& sigma) const {
+  const int64_t n = x.size(0);
+  torch::Tensor x_in = CalculateInput(sigma, x);
+  // ComfyUI: the UNet sees the nearest discrete timestep of sigma.
+  torch::Tensor t = schedule_.Timestep(sigma).to(x.device(), torch::kFloat32).reshape({-1});
+  if (t.size(0) == 1) t = t.expand({n});
+  const bool guided = cfg_scale_ != 1.0;
+  torch::Tensor model_in = guided ? torch::cat({x_in, x_in}) : x_in;
+  torch::Tensor ts = guided ? torch::cat({t, t}) : t;
+  torch::Tensor context =
+      guided ? torch::cat({uncond_.expand({n, -1, -1}), cond_.expand({n, -1, -1})})
+             : cond_.expand({n, -1, -1});
+  torch::Tensor out = unet_.forward(model_in.to(dtype_), ts.to(dtype_), context)
+                          .to(torch::kFloat32);
+  if (!guided) return CalculateDenoised(prediction_, sigma, out, x);
+  torch::Tensor x0_uncond = CalculateDenoised(prediction_, sigma, out.slice(0, 0, n), x);
+  torch::Tensor x0_cond = CalculateDenoised(prediction_, sigma, out.slice(0, n, 2 * n), x);
+  return x0_uncond + (x0_cond - x0_uncond) * cfg_scale_;
+}
+
+}  // namespace easel::engine

@@ -1,0 +1,41 @@
+// CfgDenoiser: the model as the samplers see it, DenoiseFn(x, sigma) -> x0, with
+// classifier-free guidance as its own layer (ComfyUI's cfg_function):
+//   x0 = x0(uncond) + cfg * (x0(cond) - x0(uncond)), computed on denoised predictions.
+// One UNet call per step evaluates cond and uncond together as a batch of 2N; with cfg == 1
+// the uncond half is skipped (the same result, half the work).
+//
+// x and the returned x0 are float32 (the samplers' precision); the UNet runs in `dtype` on the
+// UNet's device. Not thread-safe; holds references to the UNet and schedule it was given.
+#pragma once
+
+#include <torch/types.h>
+
+#include "engine/sample/model_sampling.h"
+#include "engine/sample/samplers.h"
+
+namespace easel::engine {
+
+class UNetImpl;
+
+class CfgDenoiser {
+ public:
+  // cond, uncond: [1, L, D] text conditioning (equal L; see PadToSameChunkCount).
+  CfgDenoiser(UNetImpl& unet, const DiscreteSchedule& schedule, Prediction prediction,
+              torch::Tensor cond, torch::Tensor uncond, double cfg_scale, torch::ScalarType dtype);
+
+  // x: [N, C, h, w] float32, sigma: 0-dim or [N] -> x0: [N, C, h, w] float32.
+  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& sigma) const;
+  DenoiseFn AsFn() const {
+    return [this](const torch::Tensor& x, const torch::Tensor& s) { return (*this)(x, s); };
+  }
+
+ private:
+  UNetImpl& unet_;
+  const DiscreteSchedule& schedule_;
+  Prediction prediction_;
+  torch::Tensor cond_, uncond_;
+  double cfg_scale_;
+  torch::ScalarType dtype_;
+};
+
+}  // namespace easel::engine

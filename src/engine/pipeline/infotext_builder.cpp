@@ -1,0 +1,72 @@
+// MakeInfotext: the A1111 "parameters" text for one generated image, with A1111's display
+// names for samplers and schedulers so A1111/Forge/CivitAI read our PNGs as their own.
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "engine/pipeline/sd_pipeline.h"
+#include "engine/sample/samplers.h"
+#include "engine/sample/schedules.h"
+
+namespace easel::engine {
+namespace {
+
+std::string A1111SamplerName(const std::string& comfy) {
+  static const std::map<std::string, std::string> kNames = {
+      {"euler", "Euler"},       {"euler_ancestral", "Euler a"}, {"heun", "Heun"},
+      {"dpmpp_2m", "DPM++ 2M"}, {"dpmpp_2m_sde", "DPM++ 2M SDE"}, {"dpmpp_sde", "DPM++ SDE"},
+      {"ddim", "DDIM"},         {"lcm", "LCM"}};
+  auto it = kNames.find(comfy);
+  return it == kNames.end() ? comfy : it->second;
+}
+
+std::string A1111ScheduleName(const std::string& comfy) {
+  static const std::map<std::string, std::string> kNames = {
+      {"normal", "Normal"},           {"karras", "Karras"}, {"exponential", "Exponential"},
+      {"sgm_uniform", "SGM Uniform"}, {"simple", "Simple"}, {"ddim_uniform", "DDIM"},
+      {"beta", "Beta"}};
+  auto it = kNames.find(comfy);
+  return it == kNames.end() ? comfy : it->second;
+}
+
+// CFG 7.0 prints as "7", 7.5 as "7.5" (A1111 prints Python floats).
+std::string FormatNumber(double v) {
+  std::ostringstream s;
+  s.precision(6);
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+io::Infotext MakeInfotext(const GenerateRequest& r, const ModelInfo& model,
+                          const std::string& model_hash, int64_t seed) {
+  std::string sampler = r.sampler, scheduler = r.scheduler, override_scheduler;
+  if (ResolveSamplerName(r.sampler, &sampler, &override_scheduler).ok()) {
+    if (!override_scheduler.empty()) scheduler = override_scheduler;
+  }
+  if (auto s = ResolveSchedulerName(scheduler); s.ok()) scheduler = *s;
+
+  io::Infotext info;
+  info.prompt = r.prompt;
+  info.negative_prompt = r.negative_prompt;
+  auto& p = info.params;
+  p.emplace_back("Steps", std::to_string(r.steps));
+  p.emplace_back("Sampler", A1111SamplerName(sampler));
+  p.emplace_back("Schedule type", A1111ScheduleName(scheduler));
+  p.emplace_back("CFG scale", FormatNumber(r.cfg_scale));
+  p.emplace_back("Seed", std::to_string(seed));
+  p.emplace_back("Size", std::to_string(r.width) + "x" + std::to_string(r.height));
+  if (!model_hash.empty()) p.emplace_back("Model hash", model_hash);
+  p.emplace_back("Model", model.name);
+  if (!model.vae_name.empty()) p.emplace_back("VAE", model.vae_name);
+  if (r.clip_skip > 1) p.emplace_back("Clip skip", std::to_string(r.clip_skip));
+  if (r.batch > 1) {
+    p.emplace_back("Batch size", std::to_string(r.batch));
+    p.emplace_back("Batch pos", std::to_string(seed - r.seed));
+  }
+  p.emplace_back("Version", "easel");
+  return info;
+}
+
+}  // namespace easel::engine

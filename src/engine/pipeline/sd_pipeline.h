@@ -1,0 +1,91 @@
+// SdPipeline: a loaded SD1.x/SD2.x model (tokenizer, text encoder, UNet, VAE, noise
+// schedule) and text-to-image generation with it.
+//
+// Load() reads a checkpoint (single file or diffusers folder, optional VAE override), detects
+// the family from the weights, and places the modules on the requested device and dtype.
+// Txt2Img() runs one request: prompt parsing (A1111 syntax), CFG sampling with the chosen
+// sampler/scheduler from ComfyUI-seeded noise, VAE decode. Image i of a batch uses seed+i and
+// equals the single image generated with that seed.
+//
+// Thread-safety: one caller at a time per pipeline (it owns the modules' device memory).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "engine/model_files.h"
+#include "engine/pipeline/request.h"
+#include "io/infotext.h"
+#include "util/status.h"
+
+namespace easel::engine {
+
+struct GeneratedImage {
+  int width = 0;
+  int height = 0;
+  std::vector<uint8_t> rgb;  // height * width * 3, row-major
+  int64_t seed = 0;
+};
+
+struct Progress {
+  int step = 0;  // 1-based, steps completed
+  int total = 0;
+  double seconds_per_step = 0;  // mean so far
+};
+// Return false to cancel: Txt2Img then fails with kCancelled.
+using ProgressFn = std::function<bool(const Progress&)>;
+
+struct ModelInfo {
+  std::string family;      // "SD1.x", "SD2.x"
+  std::string prediction;  // "eps" | "v"
+  std::string name;        // file stem or folder name, as A1111's "Model:"
+  std::string path;
+  std::string vae_name;    // empty when the checkpoint's own VAE is used
+  std::string vae_path;
+};
+
+class SdPipeline {
+ public:
+  // device: "cpu", "cuda", "cuda:N"; dtype: fp32 | fp16 | bf16; prediction: "" (detect), eps, v.
+  static Result<std::unique_ptr<SdPipeline>> Load(const std::string& model_path,
+                                                  const std::string& vae_path,
+                                                  const std::string& device,
+                                                  const std::string& dtype,
+                                                  const std::string& prediction = "",
+                                                  const ModelFileOptions& options = {});
+  ~SdPipeline();
+
+  const ModelInfo& info() const;
+
+  // `request.seed` must be resolved (>= 0). Model, VAE, device and dtype fields are ignored:
+  // they were fixed by Load().
+  Result<std::vector<GeneratedImage>> Txt2Img(const GenerateRequest& request,
+                                              const ProgressFn& progress = nullptr);
+
+  // The stages of Txt2Img, for tests and callers that want latents:
+  // the text conditioning [1, 77k, D] of a prompt (padded to the other's chunk count) ...
+  Result<std::pair<torch::Tensor, torch::Tensor>> EncodePrompts(const std::string& prompt,
+                                                                const std::string& negative,
+                                                                int clip_skip);
+  // ... the sampled latents [batch, 4, H/8, W/8] (unscaled, float32, on the CPU) ...
+  Result<torch::Tensor> SampleLatents(const GenerateRequest& request,
+                                      const ProgressFn& progress = nullptr);
+  // ... and their decode [N, 3, H, W] in [-1, 1] (clamped, float32, on the CPU).
+  Result<torch::Tensor> DecodeLatents(const torch::Tensor& latents);
+
+ private:
+  struct Impl;
+  explicit SdPipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A1111's infotext for image `seed` of `request` (model hash given as AutoV2, may be empty).
+io::Infotext MakeInfotext(const GenerateRequest& request, const ModelInfo& model,
+                          const std::string& model_hash, int64_t seed);
+
+}  // namespace easel::engine
