@@ -2,13 +2,13 @@
 // chunk) and OUT.json (the full request, the resolved seed and timings) per image; a batch
 // writes OUT-1.png, OUT-2.png ... for images after the first. On a terminal a progress line
 // shows "step i/N, s/step"; elsewhere it prints only the written paths.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
@@ -27,15 +27,15 @@ namespace fs = std::filesystem;
 std::string OutputPath(const std::string& out, int index) {
   if (index == 0) return out;
   fs::path p(out);
-  return (p.parent_path() / (p.stem().string() + "-" + std::to_string(index) +
-                             p.extension().string())).string();
+  return (p.parent_path() /
+          (p.stem().string() + "-" + std::to_string(index) + p.extension().string()))
+      .string();
 }
 
 // Fails early, before minutes of work, if the output folder cannot take files.
 Status CheckOutputPath(const std::string& out) {
   fs::path p(out);
-  if (p.extension() != ".png")
-    return InvalidArgument("output '" + out + "' must end in .png");
+  if (p.extension() != ".png") return InvalidArgument("output '" + out + "' must end in .png");
   fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
@@ -47,11 +47,22 @@ Status CheckOutputPath(const std::string& out) {
 }
 
 nlohmann::json RequestJson(const engine::GenerateRequest& r, int64_t seed) {
-  return {{"model", r.model_path}, {"vae", r.vae_path}, {"prompt", r.prompt},
-          {"negative_prompt", r.negative_prompt}, {"steps", r.steps}, {"cfg_scale", r.cfg_scale},
-          {"sampler", r.sampler}, {"scheduler", r.scheduler}, {"seed", seed},
-          {"batch_seed", r.seed}, {"width", r.width}, {"height", r.height}, {"batch", r.batch},
-          {"clip_skip", r.clip_skip}, {"device", r.device}, {"dtype", r.dtype},
+  return {{"model", r.model_path},
+          {"vae", r.vae_path},
+          {"prompt", r.prompt},
+          {"negative_prompt", r.negative_prompt},
+          {"steps", r.steps},
+          {"cfg_scale", r.cfg_scale},
+          {"sampler", r.sampler},
+          {"scheduler", r.scheduler},
+          {"seed", seed},
+          {"batch_seed", r.seed},
+          {"width", r.width},
+          {"height", r.height},
+          {"batch", r.batch},
+          {"clip_skip", r.clip_skip},
+          {"device", r.device},
+          {"dtype", r.dtype},
           {"prediction", r.prediction}};
 }
 
@@ -73,8 +84,10 @@ Command AddGenerate(CLI::App& app) {
   sub->add_option("--negative,-n", r.negative_prompt, "Negative prompt");
   sub->add_option("--steps", r.steps, "Sampling steps")->capture_default_str();
   sub->add_option("--cfg", r.cfg_scale, "Classifier-free guidance scale")->capture_default_str();
-  sub->add_option("--sampler", r.sampler, "euler, euler_ancestral (Euler a), heun, dpmpp_2m, "
-                  "dpmpp_2m_sde, dpmpp_sde, ddim, lcm")->capture_default_str();
+  sub->add_option("--sampler", r.sampler,
+                  "euler, euler_ancestral (Euler a), heun, dpmpp_2m, "
+                  "dpmpp_2m_sde, dpmpp_sde, ddim, lcm")
+      ->capture_default_str();
   sub->add_option("--scheduler", r.scheduler, "normal, karras, exponential, sgm_uniform, simple")
       ->capture_default_str();
   sub->add_option("--seed", r.seed, "Seed (-1: random)")->capture_default_str();
@@ -87,6 +100,9 @@ Command AddGenerate(CLI::App& app) {
   sub->add_option("--device", r.device, "cpu, cuda or cuda:N")->capture_default_str();
   sub->add_option("--dtype", r.dtype, "fp32, fp16 or bf16")->capture_default_str();
   sub->add_option("--prediction", r.prediction, "Override the detected prediction: eps or v");
+  sub->add_option("--text-heads", r.text_heads,
+                  "Attention heads of a single-file checkpoint's text encoder whose width is not "
+                  "a multiple of 64 (tiny test models); 0: automatic");
   sub->add_option("--output,-o", o->out, "Output PNG")->capture_default_str();
   sub->add_flag("--quiet,-q", o->quiet, "No progress line");
 
@@ -100,8 +116,10 @@ Command AddGenerate(CLI::App& app) {
     }
     const bool tty = !o->quiet && ::isatty(STDERR_FILENO);
     auto t0 = std::chrono::steady_clock::now();
+    engine::ModelFileOptions files;
+    files.text_heads = req.text_heads;
     auto pipe = engine::SdPipeline::Load(req.model_path, req.vae_path, req.device, req.dtype,
-                                         req.prediction);
+                                         req.prediction, files);
     if (!pipe.ok()) return pipe.status();
     const double load_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -134,10 +152,11 @@ Command AddGenerate(CLI::App& app) {
                                          {{"parameters", io::FormatInfotext(info)}}));
       nlohmann::json side = {{"request", RequestJson(req, img.seed)},
                              {"parameters", io::FormatInfotext(info)},
-                             {"model", {{"name", (*pipe)->info().name},
-                                        {"family", (*pipe)->info().family},
-                                        {"prediction", (*pipe)->info().prediction},
-                                        {"hash", hash}}},
+                             {"model",
+                              {{"name", (*pipe)->info().name},
+                               {"family", (*pipe)->info().family},
+                               {"prediction", (*pipe)->info().prediction},
+                               {"hash", hash}}},
                              {"timings", {{"load_s", load_s}, {"generate_s", gen_s}}}};
       fs::path json_path = fs::path(path).replace_extension(".json");
       EASEL_RETURN_IF_ERROR(WriteFileAtomic(json_path.string(), side.dump(2) + "\n"));

@@ -3,9 +3,8 @@
 // family, variant, prediction type, components with parameter counts and dtypes, file size,
 // and the evidence behind the verdict.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"
@@ -49,8 +48,7 @@ Command AddInspect(CLI::App& app) {
   };
   auto opts = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand("inspect", "Identify a model file or folder");
-  sub->add_option("path", opts->path, "Checkpoint, component file or diffusers folder")
-      ->required();
+  sub->add_option("path", opts->path, "Checkpoint, component file or diffusers folder")->required();
   sub->add_flag("--json", opts->json, "Print JSON");
   return [opts]() -> Status {
     auto det = library::DetectPath(opts->path);
@@ -61,10 +59,10 @@ Command AddInspect(CLI::App& app) {
     }
     const library::Detection& d = *det;
     std::printf("path:        %s\n", d.path.c_str());
-    std::printf("family:      %s%s%s\n", library::FamilyName(d.family),
-                d.variant.empty() ? "" : (" (" + d.variant + ")").c_str(),
-                d.family == library::Family::kUnknown || d.Supported() ? ""
-                                                                       : "  [not yet supported]");
+    std::printf(
+        "family:      %s%s%s\n", library::FamilyName(d.family),
+        d.variant.empty() ? "" : (" (" + d.variant + ")").c_str(),
+        d.family == library::Family::kUnknown || d.Supported() ? "" : "  [not yet supported]");
     std::printf("prediction:  %s\n", library::PredictionName(d.prediction));
     std::printf("layout:      %s\n", library::LayoutName(d.layout));
     std::printf("size:        %s\n", HumanBytes(d.file_size).c_str());

@@ -1,9 +1,8 @@
 // easel png-info FILE [--json]: prints the generation settings stored in a PNG — A1111's
 // "parameters" chunk (ours, A1111's, Forge's) and ComfyUI's "prompt"/"workflow" JSON chunks.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"

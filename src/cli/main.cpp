@@ -3,11 +3,10 @@
 //   0 ok, 1 internal, 2 invalid argument, 3 not found, 4 corrupt/unsupported, 5 i/o,
 //   6 out of memory, 130 cancelled.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
 
 #include "cli/commands.h"
 
@@ -41,7 +40,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the problem; every usage error is exit code 2, help is 0.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   for (const auto& [name, cmd] : commands) {
     if (!app.got_subcommand(name)) continue;

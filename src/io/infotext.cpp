@@ -17,7 +17,8 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 
 // Parses "Key: value, Key2: "quoted, value", ..." into pairs. Returns false if the line is not
 // a settings line (fewer than 3 pairs, as A1111 requires before treating it so).
-bool ParseSettingsLine(const std::string& line, std::vector<std::pair<std::string, std::string>>* out) {
+bool ParseSettingsLine(const std::string& line,
+                       std::vector<std::pair<std::string, std::string>>* out) {
   std::vector<std::pair<std::string, std::string>> pairs;
   size_t i = 0;
   const size_t n = line.size();

@@ -44,12 +44,24 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
-inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
-inline Status Corrupt(std::string m) { return {Code::kCorrupt, std::move(m)}; }
-inline Status Unsupported(std::string m) { return {Code::kUnsupported, std::move(m)}; }
-inline Status IoError(std::string m) { return {Code::kIo, std::move(m)}; }
-inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {Code::kInvalidArgument, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {Code::kNotFound, std::move(m)};
+}
+inline Status Corrupt(std::string m) {
+  return {Code::kCorrupt, std::move(m)};
+}
+inline Status Unsupported(std::string m) {
+  return {Code::kUnsupported, std::move(m)};
+}
+inline Status IoError(std::string m) {
+  return {Code::kIo, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {Code::kInternal, std::move(m)};
+}
 
 // Thrown inside a module; caught and turned into a Status at its facade.
 class Error : public std::runtime_error {
@@ -66,7 +78,7 @@ class Error : public std::runtime_error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) v_ = Status(Code::kInternal, "Result built from an OK Status");
   }
@@ -114,8 +126,8 @@ Status CatchAll(Fn&& fn) {
 
 }  // namespace easel
 
-#define EASEL_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::easel::Status _easel_st = (expr);        \
-    if (!_easel_st.ok()) return _easel_st;     \
+#define EASEL_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    ::easel::Status _easel_st = (expr);    \
+    if (!_easel_st.ok()) return _easel_st; \
   } while (0)

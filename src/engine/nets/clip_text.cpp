@@ -75,7 +75,7 @@ Result<ClipTextConfig> ClipTextConfig::FromWeights(const StateDict& weights,
                   "CLIP text width " + std::to_string(c.hidden) + " does not split into " +
                       (heads > 0 ? std::to_string(heads) + " heads"
                                  : std::string("heads of 64 (the rule of released models)")) +
-                      ": pass the number of attention heads explicitly");
+                      ": pass the number of attention heads explicitly (easel generate --text-heads N)");
   });
   if (!st.ok()) return st;
   return c;

@@ -28,11 +28,11 @@ torch::Tensor CfgDenoiser::operator()(const torch::Tensor& x, const torch::Tenso
   const bool guided = cfg_scale_ != 1.0;
   torch::Tensor model_in = guided ? torch::cat({x_in, x_in}) : x_in;
   torch::Tensor ts = guided ? torch::cat({t, t}) : t;
-  torch::Tensor context =
-      guided ? torch::cat({uncond_.expand({n, -1, -1}), cond_.expand({n, -1, -1})})
-             : cond_.expand({n, -1, -1});
-  torch::Tensor out = unet_.forward(model_in.to(dtype_), ts.to(dtype_), context)
-                          .to(torch::kFloat32);
+  torch::Tensor context = guided
+                              ? torch::cat({uncond_.expand({n, -1, -1}), cond_.expand({n, -1, -1})})
+                              : cond_.expand({n, -1, -1});
+  torch::Tensor out =
+      unet_.forward(model_in.to(dtype_), ts.to(dtype_), context).to(torch::kFloat32);
   if (!guided) return CalculateDenoised(prediction_, sigma, out, x);
   torch::Tensor x0_uncond = CalculateDenoised(prediction_, sigma, out.slice(0, 0, n), x);
   torch::Tensor x0_cond = CalculateDenoised(prediction_, sigma, out.slice(0, n, 2 * n), x);

@@ -17,8 +17,9 @@ Result<Placement> ResolvePlacement(const std::string& device, const std::string&
   }
   if (device == "cpu") {
     if (p.dtype == torch::kFloat16)
-      return Unsupported("fp16 on the CPU is not supported (libtorch's CPU kernels lack it): "
-                         "use --dtype fp32 or bf16 on the CPU, or --device cuda");
+      return Unsupported(
+          "fp16 on the CPU is not supported (libtorch's CPU kernels lack it): "
+          "use --dtype fp32 or bf16 on the CPU, or --device cuda");
     return p;
   }
   if (device.rfind("cuda", 0) != 0)

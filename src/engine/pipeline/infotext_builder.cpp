@@ -12,19 +12,26 @@ namespace easel::engine {
 namespace {
 
 std::string A1111SamplerName(const std::string& comfy) {
-  static const std::map<std::string, std::string> kNames = {
-      {"euler", "Euler"},       {"euler_ancestral", "Euler a"}, {"heun", "Heun"},
-      {"dpmpp_2m", "DPM++ 2M"}, {"dpmpp_2m_sde", "DPM++ 2M SDE"}, {"dpmpp_sde", "DPM++ SDE"},
-      {"ddim", "DDIM"},         {"lcm", "LCM"}};
+  static const std::map<std::string, std::string> kNames = {{"euler", "Euler"},
+                                                            {"euler_ancestral", "Euler a"},
+                                                            {"heun", "Heun"},
+                                                            {"dpmpp_2m", "DPM++ 2M"},
+                                                            {"dpmpp_2m_sde", "DPM++ 2M SDE"},
+                                                            {"dpmpp_sde", "DPM++ SDE"},
+                                                            {"ddim", "DDIM"},
+                                                            {"lcm", "LCM"}};
   auto it = kNames.find(comfy);
   return it == kNames.end() ? comfy : it->second;
 }
 
 std::string A1111ScheduleName(const std::string& comfy) {
-  static const std::map<std::string, std::string> kNames = {
-      {"normal", "Normal"},           {"karras", "Karras"}, {"exponential", "Exponential"},
-      {"sgm_uniform", "SGM Uniform"}, {"simple", "Simple"}, {"ddim_uniform", "DDIM"},
-      {"beta", "Beta"}};
+  static const std::map<std::string, std::string> kNames = {{"normal", "Normal"},
+                                                            {"karras", "Karras"},
+                                                            {"exponential", "Exponential"},
+                                                            {"sgm_uniform", "SGM Uniform"},
+                                                            {"simple", "Simple"},
+                                                            {"ddim_uniform", "DDIM"},
+                                                            {"beta", "Beta"}};
   auto it = kNames.find(comfy);
   return it == kNames.end() ? comfy : it->second;
 }

@@ -40,6 +40,9 @@ Status Validate(const GenerateRequest& r) {
     return InvalidArgument("device '" + r.device + "' is unknown: use cpu, cuda or cuda:N");
   if (!r.prediction.empty() && r.prediction != "eps" && r.prediction != "v")
     return InvalidArgument("prediction '" + r.prediction + "' is unknown: use eps or v");
+  if (r.text_heads < 0 || r.text_heads > 64)
+    return InvalidArgument("text heads " + std::to_string(r.text_heads) +
+                           " is out of range: use 0 (automatic) to 64");
   if (r.prompt.size() > 64 * 1024 || r.negative_prompt.size() > 64 * 1024)
     return InvalidArgument("the prompt is longer than 64 KiB");
   return Status::Ok();

@@ -23,11 +23,12 @@ struct GenerateRequest {
   int64_t seed = -1;                 // -1: pick a random seed (recorded in the output)
   int width = 512;
   int height = 512;
-  int batch = 1;      // images; image i uses seed + i
-  int clip_skip = 1;  // 1 = last text-encoder layer
-  std::string device = "cpu";   // cpu | cuda | cuda:N
-  std::string dtype = "fp32";   // fp32 | fp16 | bf16
-  std::string prediction;       // "" (detect) | eps | v
+  int batch = 1;               // images; image i uses seed + i
+  int clip_skip = 1;           // 1 = last text-encoder layer
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  std::string dtype = "fp32";  // fp32 | fp16 | bf16
+  std::string prediction;      // "" (detect) | eps | v
+  int text_heads = 0;          // 0: the released models' rule (64 channels per head)
 };
 
 // Limits: sizes 64..4096 in steps of 8, width*height <= 4096*4096, steps 1..500, batch 1..64,

@@ -45,22 +45,20 @@ std::vector<text::TokenChunk> SdPipeline::Impl::Chunks(const std::string& prompt
   return text::ChunkPrompt(text::ParsePromptAttention(prompt), *tokenizer, pad_id);
 }
 
-torch::Tensor SdPipeline::Impl::Encode(const std::vector<text::TokenChunk>& chunks,
-                                       int clip_skip) {
+torch::Tensor SdPipeline::Impl::Encode(const std::vector<text::TokenChunk>& chunks, int clip_skip) {
   // The text encoder is small: it runs on its own device/dtype; the result goes to the UNet's.
   return EncodeChunks(*text_encoder, chunks, clip_skip);
 }
 
 SdPipeline::SdPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SdPipeline::~SdPipeline() = default;
-const ModelInfo& SdPipeline::info() const { return impl_->info; }
+const ModelInfo& SdPipeline::info() const {
+  return impl_->info;
+}
 
-Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(const std::string& model_path,
-                                                     const std::string& vae_path,
-                                                     const std::string& device,
-                                                     const std::string& dtype,
-                                                     const std::string& prediction,
-                                                     const ModelFileOptions& options) {
+Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(
+    const std::string& model_path, const std::string& vae_path, const std::string& device,
+    const std::string& dtype, const std::string& prediction, const ModelFileOptions& options) {
   auto impl = std::make_unique<Impl>();
   Status st = CatchAll([&] {
     Placement place = ResolvePlacement(device, dtype).ValueOrThrow();
@@ -69,8 +67,8 @@ Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(const std::string& model_pa
     ModelFiles files = LoadModelFiles(model_path, vae_path, options).ValueOrThrow();
 
     if (!files.vocab_path.empty()) {
-      impl->tokenizer = text::ClipTokenizer::FromHfFiles(files.vocab_path, files.merges_path)
-                            .ValueOrThrow();
+      impl->tokenizer =
+          text::ClipTokenizer::FromHfFiles(files.vocab_path, files.merges_path).ValueOrThrow();
     } else {
       impl->tokenizer = text::ClipTokenizer::FindDefault().ValueOrThrow();
     }
@@ -116,9 +114,8 @@ Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(const std::string& model_pa
     } else if (files.scheduler.beta_schedule == "scaled_linear") {
       sc.beta_schedule = BetaSchedule::kScaledLinear;
     } else {
-      throw Error(Code::kUnsupported, "beta schedule '" + files.scheduler.beta_schedule +
-                                          "' of " + name +
-                                          " is not supported: linear or scaled_linear");
+      throw Error(Code::kUnsupported, "beta schedule '" + files.scheduler.beta_schedule + "' of " +
+                                          name + " is not supported: linear or scaled_linear");
     }
     impl->schedule = DiscreteSchedule(sc);
     if (!prediction.empty()) {
@@ -227,8 +224,7 @@ Result<torch::Tensor> SdPipeline::SampleLatents(const GenerateRequest& request,
         ResolveSchedulerName(scheduler_override.empty() ? r.scheduler : scheduler_override)
             .ValueOrThrow();
 
-    auto [cond, uncond] =
-        EncodePrompts(r.prompt, r.negative_prompt, r.clip_skip).ValueOrThrow();
+    auto [cond, uncond] = EncodePrompts(r.prompt, r.negative_prompt, r.clip_skip).ValueOrThrow();
 
     torch::NoGradGuard no_grad;
     const int lh = r.height / 8, lw = r.width / 8;
@@ -248,8 +244,7 @@ Result<torch::Tensor> SdPipeline::SampleLatents(const GenerateRequest& request,
       p.step = i + 1;
       p.total = total;
       p.seconds_per_step =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
-          p.step;
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / p.step;
       return progress(p);
     };
     latent = Sample(sampler, denoiser.AsFn(), x, sigmas.to(m.device), noise_sampler, callback)

@@ -10,13 +10,13 @@
 // Thread-safety: one caller at a time per pipeline (it owns the modules' device memory).
 #pragma once
 
+#include <torch/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <torch/types.h>
 
 #include "engine/model_files.h"
 #include "engine/pipeline/request.h"
@@ -45,7 +45,7 @@ struct ModelInfo {
   std::string prediction;  // "eps" | "v"
   std::string name;        // file stem or folder name, as A1111's "Model:"
   std::string path;
-  std::string vae_name;    // empty when the checkpoint's own VAE is used
+  std::string vae_name;  // empty when the checkpoint's own VAE is used
   std::string vae_path;
 };
 

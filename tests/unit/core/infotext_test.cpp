@@ -9,8 +9,8 @@ TEST(Infotext, FormatsLikeA1111) {
   Infotext info;
   info.prompt = "a castle, (sunset:1.2)";
   info.negative_prompt = "blurry";
-  info.params = {{"Steps", "20"}, {"Sampler", "Euler a"}, {"CFG scale", "7"}, {"Seed", "42"},
-                 {"Size", "512x768"}, {"Model", "dream: v2"}};
+  info.params = {{"Steps", "20"}, {"Sampler", "Euler a"}, {"CFG scale", "7"},
+                 {"Seed", "42"},  {"Size", "512x768"},    {"Model", "dream: v2"}};
   EXPECT_EQ(FormatInfotext(info),
             "a castle, (sunset:1.2)\nNegative prompt: blurry\n"
             "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x768, "
@@ -21,8 +21,8 @@ TEST(Infotext, RoundTrips) {
   Infotext info;
   info.prompt = "line one\nline two, with comma";
   info.negative_prompt = "bad\nworse";
-  info.params = {{"Steps", "4"}, {"Sampler", "DPM++ 2M"}, {"Note", "a, \"quoted\"\nvalue"},
-                 {"Seed", "1"}};
+  info.params = {
+      {"Steps", "4"}, {"Sampler", "DPM++ 2M"}, {"Note", "a, \"quoted\"\nvalue"}, {"Seed", "1"}};
   Infotext back = ParseInfotext(FormatInfotext(info));
   EXPECT_EQ(back.prompt, info.prompt);
   EXPECT_EQ(back.negative_prompt, info.negative_prompt);
