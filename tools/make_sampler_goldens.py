@@ -8,10 +8,10 @@ What is reference and what is re-derived here:
   - Samplers euler, euler_ancestral, heun, dpmpp_2m, dpmpp_2m_sde (midpoint), dpmpp_sde and the
     karras / exponential schedules: the real functions of pip k-diffusion 0.1.1
     (k_diffusion/sampling.py, loaded by file because the package __init__ needs extra deps).
-  - ComfyUI-only pieces, written here from ComfyUI's definitions (comfy/model_sampling.py,
-    comfy/samplers.py, comfy/k_diffusion/sampling.py): the discrete SD schedule, timestep() and
-    sigma(), the normal / sgm_uniform / simple / ddim_uniform / beta schedulers, sample_lcm,
-    ddim (= euler), and the eps / v formulas.
+  - ComfyUI-only pieces, re-implemented from ComfyUI's definitions in tools/comfy_reference.py
+    (shared with tools/ref_comfy.py): the discrete SD schedule, timestep() and sigma(), the
+    normal / sgm_uniform / simple / ddim_uniform / beta schedulers, sample_lcm, ddim (= euler),
+    and the eps / v formulas.
   - Noise: torch.manual_seed(seed); torch.randn([1, C, H, W]) (ComfyUI prepare_noise). The noise
     sampler for every stochastic sampler (the SDE ones included, instead of ComfyUI's Brownian
     tree) is torch.randn(x.shape, generator=g) per call, g = torch.Generator().manual_seed(s).
@@ -19,165 +19,25 @@ What is reference and what is re-derived here:
         x0 = tanh(0.7 * x / sqrt(sigma^2 + 1)) * 0.9 + 0.05 * sin(3 * sigma)
 """
 
-import importlib.util
-import math
 import os
-import sys
-import types
 
-import numpy
 import scipy.stats
 import torch
-from safetensors.torch import save_file
+from fixtures_lib.build import save_tensors  # sorts metadata keys: reproducible bytes
+
+import comfy_reference
+from comfy_reference import (SAMPLERS, SCHEDULERS, DiscreteSchedule, GaussianNoise, calculate_denoised,
+                             calculate_input, calculate_sigmas, noise_scaling)
 
 OUT = "tests/fixtures/golden/samplers.safetensors"
 START_SEED = 42  # the starting latent noise
 NOISE_SEED = 43  # the noise sampler (ComfyUI seeds its CPU noise sampler with seed + 1)
 SAMPLE_STEPS = 8
 LATENT = [1, 4, 8, 8]
-SCHEDULERS = ["normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta"]
-SAMPLERS = ["euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_sde", "ddim",
-            "lcm"]
 NOISE_SEEDS = [0, 42, 2**32 + 5]
 
 
-# ------------------------------------------------------------------ k-diffusion, loaded by file
-
-
-def load_k_diffusion_sampling():
-    spec = importlib.util.find_spec("k_diffusion")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("k-diffusion is not installed (pip install --no-deps k-diffusion)")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "sampling.py")
-    package = types.ModuleType("_kd")
-    package.__path__ = []
-    utils = types.ModuleType("_kd.utils")
-
-    def append_dims(x, target_dims):
-        return x[(...,) + (None,) * (target_dims - x.ndim)]
-
-    utils.append_dims = append_dims
-    package.utils = utils
-    sys.modules["_kd"] = package
-    sys.modules["_kd.utils"] = utils
-    if importlib.util.find_spec("torchdiffeq") is None:  # used only by log_likelihood
-        stub = types.ModuleType("torchdiffeq")
-        stub.odeint = None
-        sys.modules["torchdiffeq"] = stub
-    module_spec = importlib.util.spec_from_file_location("_kd.sampling", path)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules["_kd.sampling"] = module
-    module_spec.loader.exec_module(module)
-    return module
-
-
-KD = load_k_diffusion_sampling()
-
-
-# ------------------------------------------------------------------ ComfyUI's discrete schedule
-
-
-class Discrete:
-    """ComfyUI ModelSamplingDiscrete: float64 betas, float32 sigmas and log-sigmas."""
-
-    def __init__(self, beta_start=0.00085, beta_end=0.012, schedule="scaled_linear", steps=1000):
-        if schedule == "scaled_linear":  # ComfyUI "linear"
-            betas = torch.linspace(beta_start**0.5, beta_end**0.5, steps, dtype=torch.float64) ** 2
-        else:  # diffusers "linear" = ComfyUI "sqrt_linear"
-            betas = torch.linspace(beta_start, beta_end, steps, dtype=torch.float64)
-        alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
-        sigmas = ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
-        self.sigmas = sigmas.float()
-        self.log_sigmas = sigmas.log().float()
-
-    @property
-    def sigma_min(self):
-        return self.sigmas[0]
-
-    @property
-    def sigma_max(self):
-        return self.sigmas[-1]
-
-    def timestep(self, sigma):
-        dists = sigma.log() - self.log_sigmas[:, None]
-        return dists.abs().argmin(dim=0).view(sigma.shape)
-
-    def sigma(self, t):
-        t = torch.clamp(t.float(), min=0, max=len(self.sigmas) - 1)
-        low, high, w = t.floor().long(), t.ceil().long(), t.frac()
-        return ((1 - w) * self.log_sigmas[low] + w * self.log_sigmas[high]).exp()
-
-
-# ------------------------------------------------------------------ ComfyUI's schedulers
-
-
-def normal_scheduler(s, steps, sgm=False):
-    start, end = s.timestep(s.sigma_max), s.timestep(s.sigma_min)
-    append_zero = True
-    if sgm:
-        timesteps = torch.linspace(start, end, steps + 1)[:-1]
-    else:
-        if math.isclose(float(s.sigma(end)), 0, abs_tol=1e-5):
-            steps += 1
-            append_zero = False
-        timesteps = torch.linspace(start, end, steps)
-    sigs = [float(s.sigma(timesteps[i])) for i in range(len(timesteps))]
-    if append_zero:
-        sigs.append(0.0)
-    return torch.FloatTensor(sigs)
-
-
-def simple_scheduler(s, steps):
-    ss = len(s.sigmas) / steps
-    sigs = [float(s.sigmas[-(1 + int(i * ss))]) for i in range(steps)]
-    return torch.FloatTensor(sigs + [0.0])
-
-
-def ddim_scheduler(s, steps):
-    x = 1
-    if math.isclose(float(s.sigmas[x]), 0, abs_tol=1e-5):
-        steps += 1
-        sigs = []
-    else:
-        sigs = [0.0]
-    ss = max(len(s.sigmas) // steps, 1)
-    while x < len(s.sigmas):
-        sigs.append(float(s.sigmas[x]))
-        x += ss
-    return torch.FloatTensor(sigs[::-1])
-
-
-def beta_scheduler(s, steps, alpha=0.6, beta=0.6):
-    total = len(s.sigmas) - 1
-    ts = 1 - numpy.linspace(0, 1, steps, endpoint=False)
-    ts = numpy.rint(scipy.stats.beta.ppf(ts, alpha, beta) * total)
-    sigs, last = [], -1
-    for t in ts:
-        if t != last:
-            sigs.append(float(s.sigmas[int(t)]))
-        last = t
-    return torch.FloatTensor(sigs + [0.0])
-
-
-def make_sigmas(s, scheduler, steps):
-    if scheduler == "normal":
-        return normal_scheduler(s, steps)
-    if scheduler == "sgm_uniform":
-        return normal_scheduler(s, steps, sgm=True)
-    if scheduler == "simple":
-        return simple_scheduler(s, steps)
-    if scheduler == "ddim_uniform":
-        return ddim_scheduler(s, steps)
-    if scheduler == "beta":
-        return beta_scheduler(s, steps)
-    if scheduler == "karras":
-        return KD.get_sigmas_karras(steps, float(s.sigma_min), float(s.sigma_max))
-    if scheduler == "exponential":
-        return KD.get_sigmas_exponential(steps, float(s.sigma_min), float(s.sigma_max))
-    raise ValueError(scheduler)
-
-
-# ------------------------------------------------------------------ denoiser, noise, samplers
+# ------------------------------------------------------------------ denoiser and samplers
 
 
 def denoiser(x, sigma):
@@ -186,65 +46,9 @@ def denoiser(x, sigma):
     return torch.tanh(0.7 * x / (s**2 + 1).sqrt()) * 0.9 + 0.05 * torch.sin(3 * s)
 
 
-class GaussianNoise:
-    def __init__(self, seed, shape):
-        self.generator = torch.Generator().manual_seed(seed)
-        self.shape = shape
-
-    def __call__(self, sigma, sigma_next):
-        return torch.randn(self.shape, generator=self.generator, dtype=torch.float32)
-
-
-@torch.no_grad()
-def sample_lcm(model, x, sigmas, noise_sampler):
-    """ComfyUI sample_lcm for eps/v models (noise_scaling = noise * sigma + latent)."""
-    s_in = x.new_ones([x.shape[0]])
-    for i in range(len(sigmas) - 1):
-        x = model(x, sigmas[i] * s_in)
-        if sigmas[i + 1] > 0:
-            x = noise_sampler(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] + x
-    return x
-
-
 def run_sampler(name, x, sigmas):
-    noise = GaussianNoise(NOISE_SEED, list(x.shape))
-    if name in ("euler", "ddim"):  # ComfyUI runs "ddim" as euler
-        return KD.sample_euler(denoiser, x, sigmas, disable=True)
-    if name == "euler_ancestral":
-        return KD.sample_euler_ancestral(denoiser, x, sigmas, disable=True, noise_sampler=noise)
-    if name == "heun":
-        return KD.sample_heun(denoiser, x, sigmas, disable=True)
-    if name == "dpmpp_2m":
-        return KD.sample_dpmpp_2m(denoiser, x, sigmas, disable=True)
-    if name == "dpmpp_2m_sde":
-        return KD.sample_dpmpp_2m_sde(denoiser, x, sigmas, disable=True, noise_sampler=noise,
-                                      solver_type="midpoint")
-    if name == "dpmpp_sde":
-        return KD.sample_dpmpp_sde(denoiser, x, sigmas, disable=True, noise_sampler=noise)
-    if name == "lcm":
-        return sample_lcm(denoiser, x, sigmas, noise)
-    raise ValueError(name)
-
-
-# ------------------------------------------------------------------ eps / v formulas
-
-
-def calculate_input(sigma, x):
-    s = sigma.view(sigma.shape[:1] + (1,) * (x.ndim - 1))
-    return x / (s**2 + 1.0) ** 0.5
-
-
-def calculate_denoised(prediction, sigma, out, x):
-    s = sigma.view(sigma.shape[:1] + (1,) * (out.ndim - 1))
-    if prediction == "eps":
-        return x - out * s
-    return x * 1.0**2 / (s**2 + 1.0**2) - out * s * 1.0 / (s**2 + 1.0**2) ** 0.5
-
-
-def noise_scaling(sigma, noise, latent, max_denoise):
-    s = sigma.view(sigma.shape[:1] + (1,) * (noise.ndim - 1))
-    noise = noise * torch.sqrt(1.0 + s**2.0) if max_denoise else noise * s
-    return noise + latent
+    """Sampler `name` on the closed-form denoiser, noise sampler seeded with NOISE_SEED as is."""
+    return comfy_reference.run_sampler(name, denoiser, x, sigmas, GaussianNoise(NOISE_SEED, list(x.shape)))
 
 
 # ------------------------------------------------------------------ main
@@ -253,10 +57,10 @@ def noise_scaling(sigma, noise, latent, max_denoise):
 def main():
     torch.set_num_threads(1)
     out = {}
-    sd = Discrete()
+    sd = DiscreteSchedule()
     out["schedule_sigmas"] = sd.sigmas
     out["schedule_log_sigmas"] = sd.log_sigmas
-    out["schedule_linear_sigmas"] = Discrete(0.0001, 0.02, "linear").sigmas
+    out["schedule_linear_sigmas"] = DiscreteSchedule(0.0001, 0.02, "linear").sigmas
 
     # timestep(sigma) at every training sigma, nudged values and out-of-range ones.
     probe = torch.cat([sd.sigmas, sd.sigmas * 1.01, torch.tensor([1e-4, 0.5, 3.0, 100.0])])
@@ -269,7 +73,7 @@ def main():
 
     for scheduler in SCHEDULERS:
         for steps in (1, 7, 10, 25):
-            out[f"sigmas_{scheduler}_{steps}"] = make_sigmas(sd, scheduler, steps).float()
+            out[f"sigmas_{scheduler}_{steps}"] = calculate_sigmas(sd, scheduler, steps).float()
     q = torch.linspace(0, 1, 1001, dtype=torch.float64)
     out["beta_ppf_q"] = q.float()  # exact: k / 1000 is recomputed in C++ from the index
     out["beta_ppf_x"] = torch.from_numpy(scipy.stats.beta.ppf(q.numpy(), 0.6, 0.6)).double().float()
@@ -295,11 +99,11 @@ def main():
 
     start_noise = torch.randn(LATENT, dtype=torch.float32, generator=torch.manual_seed(START_SEED))
     for sampler in SAMPLERS:
-        sigmas = make_sigmas(sd, "karras", SAMPLE_STEPS)
+        sigmas = calculate_sigmas(sd, "karras", SAMPLE_STEPS)
         x = start_noise * sigmas[0]
         out[f"sample_{sampler}_karras"] = run_sampler(sampler, x, sigmas)
     for scheduler in SCHEDULERS:
-        sigmas = make_sigmas(sd, scheduler, SAMPLE_STEPS)
+        sigmas = calculate_sigmas(sd, scheduler, SAMPLE_STEPS)
         x = start_noise * sigmas[0]
         out[f"sample_euler_{scheduler}"] = run_sampler("euler", x, sigmas)
 
@@ -316,7 +120,7 @@ def main():
                          " per call",
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    save_file(out, OUT, metadata=metadata)
+    save_tensors(OUT, out, metadata=metadata)
     print(f"wrote {OUT}: {len(out)} tensors")
 
 
