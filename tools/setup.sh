@@ -10,7 +10,8 @@ build=${EASEL_BUILD_DIR:-build}
 # libopenblas0-pthread: libtorch-dev calls libblas.so.3, which is the slow reference BLAS unless
 # OpenBLAS provides it (50x faster matrix products on the CPU).
 pkgs=(build-essential cmake ninja-build ccache pkg-config libtorch-dev nlohmann-json3-dev
-      libcli11-dev libpng-dev zlib1g-dev libgtest-dev libopenblas0-pthread python3 python3-pip unzip)
+      libcli11-dev libpng-dev zlib1g-dev libsqlite3-dev libgtest-dev libopenblas0-pthread
+      python3 python3-pip unzip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -26,4 +26,15 @@ inline torch::Tensor ScaledDotProductAttention(const torch::Tensor& q, const tor
 #endif
 }
 
+// Whether ScaledDotProductAttention holds the whole [N, H, Lq, Lk] weight tensor at once (so
+// its memory grows with Lq * Lk): true for 1.13's explicit formula; false for 2.x, whose fused
+// kernels work block by block. Used by memory estimates (vae_tiled.h).
+constexpr bool SdpaMaterializesWeights() {
+#if TORCH_VERSION_MAJOR >= 2
+  return false;
+#else
+  return true;
+#endif
+}
+
 }  // namespace easel::engine

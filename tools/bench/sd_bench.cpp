@@ -25,6 +25,10 @@
 #include "engine/sample/schedules.h"
 #include "unit/engine/ldm_test_shapes.h"
 
+#ifdef EASEL_CUDA_STATS
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace {
 using namespace easel::engine;
 
@@ -45,6 +49,24 @@ double MedianSeconds(const torch::Device& d, int warmup, int runs, Fn&& fn) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Peak CUDA memory allocated by tensors since the last reset, in GiB (0 without CUDA stats).
+double PeakGiB(const torch::Device& d, bool reset) {
+#ifdef EASEL_CUDA_STATS
+  if (!d.is_cuda()) return 0;
+  namespace alloc = c10::cuda::CUDACachingAllocator;
+  const auto index = d.has_index() ? d.index() : c10::DeviceIndex{0};
+  if (reset) {
+    alloc::resetPeakStats(index);
+    return 0;
+  }
+  return alloc::getDeviceStats(index).allocated_bytes[0].peak / double(1ull << 30);
+#else
+  (void)d;
+  (void)reset;
+  return 0;
+#endif
 }
 
 }  // namespace
@@ -107,8 +129,10 @@ int main(int argc, char** argv) {
   torch::Tensor x = torch::randn({2, 4, lh, lw}).to(dev, dt);
   torch::Tensor t = torch::full({2}, 500.0).to(dev, dt);
   torch::Tensor ctx = torch::randn({2, 77, tc.hidden}).to(dev, dt);
+  PeakGiB(dev, true);
   double unet_s = MedianSeconds(dev, warmup, runs, [&] { unet->forward(x, t, ctx); });
-  std::printf("unet_step   %.4f s  (batch 2 = 1 image with CFG)\n", unet_s);
+  std::printf("unet_step   %.4f s  (batch 2 = 1 image with CFG), peak %.2f GiB\n", unet_s,
+              PeakGiB(dev, false));
 
   torch::Tensor ids = torch::randint(0, 49406, {2, 77}, torch::kLong).to(dev);
   DiscreteSchedule schedule;

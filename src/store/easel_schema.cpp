@@ -1,0 +1,103 @@
+// Easel's schema migrations (see easel_schema.h). Times are milliseconds since the Unix
+// epoch; 0 means "not yet". Every text column is NOT NULL ('' for none) so the C++ side
+// never has to tell NULL from empty.
+#include "store/easel_schema.h"
+
+namespace easel::store {
+namespace {
+
+constexpr const char* kJobsV1 = R"sql(
+CREATE TABLE jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- submission order: FIFO among equal priorities
+  id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL
+    CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  priority INTEGER NOT NULL DEFAULT 0,
+  request_json TEXT NOT NULL,
+  result_json TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL DEFAULT 2,
+  error TEXT NOT NULL DEFAULT '',
+  worker TEXT NOT NULL DEFAULT '',
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL DEFAULT 0,
+  finished_ms INTEGER NOT NULL DEFAULT 0
+);
+-- ClaimNext walks this in order: highest priority, then oldest.
+CREATE INDEX jobs_queued ON jobs (priority DESC, seq) WHERE state = 'queued';
+CREATE INDEX jobs_state ON jobs (state, seq);
+CREATE TABLE job_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  type TEXT NOT NULL,
+  payload_json TEXT NOT NULL DEFAULT '{}',
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX job_events_job ON job_events (job_id, seq);
+)sql";
+
+constexpr const char* kHistoryV2 = R"sql(
+CREATE TABLE images (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- also the rowid of the image's images_fts row
+  id TEXT NOT NULL UNIQUE,
+  job_id TEXT NOT NULL DEFAULT '',
+  path TEXT NOT NULL UNIQUE,              -- relative to the data dir
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  seed INTEGER NOT NULL DEFAULT 0,
+  prompt TEXT NOT NULL DEFAULT '',
+  negative_prompt TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  sampler TEXT NOT NULL DEFAULT '',
+  scheduler TEXT NOT NULL DEFAULT '',
+  steps INTEGER NOT NULL DEFAULT 0,
+  cfg REAL NOT NULL DEFAULT 0,
+  loras TEXT NOT NULL DEFAULT '[]',
+  params_json TEXT NOT NULL DEFAULT '{}',
+  timings_json TEXT NOT NULL DEFAULT '{}',
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX images_created ON images (created_ms, seq);
+CREATE INDEX images_model ON images (model);
+CREATE INDEX images_job ON images (job_id);
+CREATE INDEX images_seed ON images (seed);
+CREATE TABLE image_tags (
+  image_seq INTEGER NOT NULL REFERENCES images (seq) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (image_seq, tag)
+) WITHOUT ROWID;
+CREATE INDEX image_tags_tag ON image_tags (tag);
+-- Kept in step with images by SqliteHistory inside the same transactions (the tags column
+-- joins a row's tags with spaces). unicode61 folds case and, with remove_diacritics 2,
+-- accents: "Chateau" finds "Château".
+CREATE VIRTUAL TABLE images_fts USING fts5 (
+  prompt, negative_prompt, model, tags,
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+)sql";
+
+}  // namespace
+
+Schema EaselSchema() {
+  Schema schema;
+  schema.program = "Easel";
+  schema.application_id = kEaselApplicationId;
+  schema.migrations = {
+      {1, "jobs and job events", kJobsV1, nullptr},
+      {2, "image history and its full-text index", kHistoryV2, nullptr},
+  };
+  return schema;
+}
+
+Result<std::unique_ptr<Database>> OpenEaselDatabase(const std::string& path,
+                                                    DatabaseOptions options) {
+  Result<std::unique_ptr<Database>> db = Database::Open(path, std::move(options));
+  if (!db.ok()) return db.status();
+  Result<MigrationReport> migrated = Migrate(**db, EaselSchema());
+  if (!migrated.ok()) return migrated.status();
+  return std::move(*db);
+}
+
+}  // namespace easel::store
