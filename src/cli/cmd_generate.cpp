@@ -9,16 +9,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <string>
 
 #include "cli/commands.h"
+#include "engine/pipeline/output.h"
 #include "engine/pipeline/request.h"
 #include "engine/pipeline/sd_pipeline.h"
-#include "io/png.h"
-#include "library/model_hash.h"
-#include "util/files.h"
-#include "util/sha256.h"
 
 namespace easel::cli {
 namespace {
@@ -46,31 +42,12 @@ Status CheckOutputPath(const std::string& out) {
   return Status::Ok();
 }
 
-nlohmann::json RequestJson(const engine::GenerateRequest& r, int64_t seed) {
-  return {{"model", r.model_path},
-          {"vae", r.vae_path},
-          {"prompt", r.prompt},
-          {"negative_prompt", r.negative_prompt},
-          {"steps", r.steps},
-          {"cfg_scale", r.cfg_scale},
-          {"sampler", r.sampler},
-          {"scheduler", r.scheduler},
-          {"seed", seed},
-          {"batch_seed", r.seed},
-          {"width", r.width},
-          {"height", r.height},
-          {"batch", r.batch},
-          {"clip_skip", r.clip_skip},
-          {"device", r.device},
-          {"dtype", r.dtype},
-          {"prediction", r.prediction}};
-}
-
 }  // namespace
 
 Command AddGenerate(CLI::App& app) {
   struct Opts {
     engine::GenerateRequest req;
+    std::vector<std::string> loras;
     std::string out = "easel.png";
     bool quiet = false;
   };
@@ -103,17 +80,23 @@ Command AddGenerate(CLI::App& app) {
   sub->add_option("--text-heads", r.text_heads,
                   "Attention heads of a single-file checkpoint's text encoder whose width is not "
                   "a multiple of 64 (tiny test models); 0: automatic");
+  sub->add_option("--lora", o->loras,
+                  "LoRA file or name (in --loras-dir) with weight: NAME[:W] or NAME:TE_W:UNET_W; "
+                  "repeatable. <lora:name:w> in the prompt works too");
+  sub->add_option("--loras-dir", r.loras_dir, "Folder of LoRA files named in --lora or prompts");
   sub->add_option("--output,-o", o->out, "Output PNG")->capture_default_str();
   sub->add_flag("--quiet,-q", o->quiet, "No progress line");
 
   return [o]() -> Status {
     engine::GenerateRequest req = o->req;
+    for (const std::string& flag : o->loras) {
+      auto lora = engine::ParseLoraFlag(flag);
+      if (!lora.ok()) return lora.status();
+      req.loras.push_back(*lora);
+    }
     EASEL_RETURN_IF_ERROR(engine::Validate(req));
     EASEL_RETURN_IF_ERROR(CheckOutputPath(o->out));
-    if (req.seed < 0) {
-      std::random_device rd;
-      req.seed = static_cast<int64_t>((uint64_t{rd()} << 32 | rd()) & 0xFFFFFFFFFFFFull);
-    }
+    if (req.seed < 0) req.seed = engine::RandomSeed();
     const bool tty = !o->quiet && ::isatty(STDERR_FILENO);
     auto t0 = std::chrono::steady_clock::now();
     engine::ModelFileOptions files;
@@ -136,31 +119,18 @@ Command AddGenerate(CLI::App& app) {
     auto t1 = std::chrono::steady_clock::now();
     auto images = (*pipe)->Txt2Img(req, progress);
     if (!images.ok()) return images.status();
+    for (const std::string& w : (*pipe)->warnings())
+      std::fprintf(stderr, "easel: warning: %s\n", w.c_str());
     const double gen_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
 
-    std::string hash;
-    auto sha = library::CachedSha256(library::HashedFileFor(req.model_path),
-                                     library::DefaultHashCacheFile());
-    if (sha.ok()) hash = AutoV2Hash(*sha);
-
+    const std::string hash = engine::ModelHash(req.model_path);
+    const nlohmann::json timings = {{"load_s", load_s}, {"generate_s", gen_s}};
     for (size_t i = 0; i < images->size(); ++i) {
-      const engine::GeneratedImage& img = (*images)[i];
-      const std::string path = OutputPath(o->out, static_cast<int>(i));
-      io::Infotext info = engine::MakeInfotext(req, (*pipe)->info(), hash, img.seed);
-      EASEL_RETURN_IF_ERROR(io::WritePng(path, img.rgb.data(), img.width, img.height, 3,
-                                         {{"parameters", io::FormatInfotext(info)}}));
-      nlohmann::json side = {{"request", RequestJson(req, img.seed)},
-                             {"parameters", io::FormatInfotext(info)},
-                             {"model",
-                              {{"name", (*pipe)->info().name},
-                               {"family", (*pipe)->info().family},
-                               {"prediction", (*pipe)->info().prediction},
-                               {"hash", hash}}},
-                             {"timings", {{"load_s", load_s}, {"generate_s", gen_s}}}};
-      fs::path json_path = fs::path(path).replace_extension(".json");
-      EASEL_RETURN_IF_ERROR(WriteFileAtomic(json_path.string(), side.dump(2) + "\n"));
-      std::printf("%s\n", path.c_str());
+      auto saved = engine::SaveImage(OutputPath(o->out, static_cast<int>(i)), (*images)[i], req,
+                                     (*pipe)->info(), hash, timings);
+      if (!saved.ok()) return saved.status();
+      std::printf("%s\n", saved->path.c_str());
     }
     return Status::Ok();
   };

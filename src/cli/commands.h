@@ -17,5 +17,6 @@ using Command = std::function<Status()>;
 Command AddGenerate(CLI::App& app);
 Command AddInspect(CLI::App& app);
 Command AddPngInfo(CLI::App& app);
+Command AddWorker(CLI::App& app);
 
 }  // namespace easel::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
       {"generate", easel::cli::AddGenerate(app)},
       {"inspect", easel::cli::AddInspect(app)},
       {"png-info", easel::cli::AddPngInfo(app)},
+      {"worker", easel::cli::AddWorker(app)},
   };
   try {
     app.parse(argc, argv);

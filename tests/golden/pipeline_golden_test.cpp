@@ -179,7 +179,54 @@ TEST(Pipeline, BadRequestsAreClearErrors) {
   EXPECT_EQ(pipe.Txt2Img(r).status().code(), Code::kInvalidArgument);
   r = SmallRequest();
   r.prompt = "a cat <lora:foo:0.8>";
+  auto missing = pipe.Txt2Img(r);
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_NE(missing.status().message().find("--loras-dir"), std::string::npos);
+  r.prompt = "a cat <hypernet:foo:1>";
   EXPECT_EQ(pipe.Txt2Img(r).status().code(), Code::kUnsupported);
+}
+
+TEST(PipelineLora, AppliesForOneRequestAndRestores) {
+  SdPipeline& pipe = Pipeline("sd1");
+  const torch::Tensor plain = pipe.SampleLatents(SmallRequest()).ValueOrThrow();
+
+  GenerateRequest flag = SmallRequest();
+  flag.loras = {{Fixture("lora/kohya.safetensors"), 0.7, 0.7}};
+  const torch::Tensor with_flag = pipe.SampleLatents(flag).ValueOrThrow();
+  EXPECT_GT(Compare(with_flag, plain).max_abs, 1e-3) << "the LoRA changed nothing";
+  EXPECT_TRUE(pipe.warnings().empty());
+
+  // The same LoRA named in the prompt, found in the LoRA folder: the same latents.
+  GenerateRequest tag = SmallRequest();
+  tag.prompt += " <lora:kohya:0.7>";
+  tag.loras_dir = Fixture("lora");
+  EXPECT_EQ(Compare(pipe.SampleLatents(tag).ValueOrThrow(), with_flag).max_abs, 0.0);
+
+  // Removing it restores the model bit for bit: the plain request gives the plain latents.
+  EXPECT_EQ(Compare(pipe.SampleLatents(SmallRequest()).ValueOrThrow(), plain).max_abs, 0.0);
+
+  // A1111's <lora:name:te:unet> order: a UNet-only LoRA differs from the text-encoder-only one.
+  GenerateRequest unet_only = SmallRequest(), te_only = SmallRequest();
+  unet_only.loras = {{Fixture("lora/loha.safetensors"), 1.0, 0.0}};
+  te_only.loras = {{Fixture("lora/loha.safetensors"), 0.0, 1.0}};
+  EXPECT_GT(Compare(pipe.SampleLatents(unet_only).ValueOrThrow(),
+                    pipe.SampleLatents(te_only).ValueOrThrow())
+                .max_abs,
+            1e-3);
+}
+
+TEST(PipelineLora, ParsesFlags) {
+  auto a = ParseLoraFlag("style").ValueOrThrow();
+  EXPECT_EQ(a.name_or_path, "style");
+  EXPECT_EQ(a.unet_weight, 1.0);
+  auto b = ParseLoraFlag("/loras/x:y.safetensors:0.5").ValueOrThrow();
+  EXPECT_EQ(b.name_or_path, "/loras/x:y.safetensors");
+  EXPECT_EQ(b.unet_weight, 0.5);
+  EXPECT_EQ(b.text_encoder_weight, 0.5);
+  auto c = ParseLoraFlag("x:0.2:0.9").ValueOrThrow();  // te, unet
+  EXPECT_EQ(c.text_encoder_weight, 0.2);
+  EXPECT_EQ(c.unet_weight, 0.9);
+  EXPECT_FALSE(ParseLoraFlag(":0.5").ok());
 }
 
 TEST(Pipeline, ProgressReportsEveryStepAndCancels) {

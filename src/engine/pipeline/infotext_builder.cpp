@@ -1,5 +1,6 @@
 // MakeInfotext: the A1111 "parameters" text for one generated image, with A1111's display
 // names for samplers and schedulers so A1111/Forge/CivitAI read our PNGs as their own.
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -56,6 +57,14 @@ io::Infotext MakeInfotext(const GenerateRequest& r, const ModelInfo& model,
 
   io::Infotext info;
   info.prompt = r.prompt;
+  // LoRAs given as flags become prompt tags, so A1111 (and Easel) reproduce the image from the
+  // text alone: <lora:file-stem:te:unet>, A1111's order.
+  for (const LoraRequest& l : r.loras) {
+    const std::string stem = std::filesystem::path(l.name_or_path).stem().string();
+    info.prompt += " <lora:" + stem + ":" + FormatNumber(l.text_encoder_weight);
+    if (l.unet_weight != l.text_encoder_weight) info.prompt += ":" + FormatNumber(l.unet_weight);
+    info.prompt += ">";
+  }
   info.negative_prompt = r.negative_prompt;
   auto& p = info.params;
   p.emplace_back("Steps", std::to_string(r.steps));

@@ -1,5 +1,7 @@
 #include "engine/pipeline/request.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <string>
 
 namespace easel::engine {
@@ -40,12 +42,44 @@ Status Validate(const GenerateRequest& r) {
     return InvalidArgument("device '" + r.device + "' is unknown: use cpu, cuda or cuda:N");
   if (!r.prediction.empty() && r.prediction != "eps" && r.prediction != "v")
     return InvalidArgument("prediction '" + r.prediction + "' is unknown: use eps or v");
+  if (r.loras.size() > 16) return InvalidArgument("at most 16 LoRAs per request");
+  for (const LoraRequest& l : r.loras) {
+    if (l.name_or_path.empty()) return InvalidArgument("a LoRA without a name or path");
+    if (!(std::abs(l.unet_weight) <= 10 && std::abs(l.text_encoder_weight) <= 10))
+      return InvalidArgument("LoRA '" + l.name_or_path + "': weights must be within -10..10");
+  }
   if (r.text_heads < 0 || r.text_heads > 64)
     return InvalidArgument("text heads " + std::to_string(r.text_heads) +
                            " is out of range: use 0 (automatic) to 64");
   if (r.prompt.size() > 64 * 1024 || r.negative_prompt.size() > 64 * 1024)
     return InvalidArgument("the prompt is longer than 64 KiB");
   return Status::Ok();
+}
+
+Result<LoraRequest> ParseLoraFlag(const std::string& flag) {
+  // Weights are the trailing ':'-separated fields that parse as numbers; the rest is the name
+  // (so a path holding ':' still works when weights are given).
+  std::vector<double> weights;
+  std::string name = flag;
+  while (weights.size() < 2) {
+    size_t colon = name.rfind(':');
+    if (colon == std::string::npos) break;
+    const std::string tail = name.substr(colon + 1);
+    char* end = nullptr;
+    double v = std::strtod(tail.c_str(), &end);
+    if (tail.empty() || end != tail.c_str() + tail.size()) break;
+    weights.insert(weights.begin(), v);
+    name.resize(colon);
+  }
+  if (name.empty()) return InvalidArgument("--lora '" + flag + "': expected NAME_OR_PATH[:WEIGHT]");
+  LoraRequest r;
+  r.name_or_path = name;
+  if (weights.size() == 1) r.unet_weight = r.text_encoder_weight = weights[0];
+  if (weights.size() == 2) {  // A1111's <lora:name:te:unet> order
+    r.text_encoder_weight = weights[0];
+    r.unet_weight = weights[1];
+  }
+  return r;
 }
 
 }  // namespace easel::engine

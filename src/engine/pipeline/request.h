@@ -6,10 +6,18 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
 namespace easel::engine {
+
+// A LoRA to apply for one request: a file path, or a name looked up in loras_dir.
+struct LoraRequest {
+  std::string name_or_path;
+  double unet_weight = 1.0;
+  double text_encoder_weight = 1.0;
+};
 
 struct GenerateRequest {
   std::string model_path;  // single-file checkpoint or diffusers folder
@@ -29,7 +37,14 @@ struct GenerateRequest {
   std::string dtype = "fp32";  // fp32 | fp16 | bf16
   std::string prediction;      // "" (detect) | eps | v
   int text_heads = 0;          // 0: the released models' rule (64 channels per head)
+  // LoRAs from flags; `<lora:name:weight>` tags in the prompt add to these. Names resolve to
+  // <loras_dir>/<name>.safetensors.
+  std::vector<LoraRequest> loras;
+  std::string loras_dir;
 };
+
+// Parses "NAME_OR_PATH[:WEIGHT]" or A1111's order "NAME_OR_PATH:TE_WEIGHT:UNET_WEIGHT".
+Result<LoraRequest> ParseLoraFlag(const std::string& flag);
 
 // Limits: sizes 64..4096 in steps of 8, width*height <= 4096*4096, steps 1..500, batch 1..64,
 // cfg 0..100, clip skip 1..12, seed -1 or 0..2^63-1. Names of samplers and schedulers are

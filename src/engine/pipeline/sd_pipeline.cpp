@@ -4,8 +4,10 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 
+#include "engine/adapt/lora.h"
 #include "engine/model_files.h"
 #include "engine/nets/clip_conditioner.h"
 #include "engine/nets/clip_text.h"
@@ -35,6 +37,7 @@ struct SdPipeline::Impl {
   DiscreteSchedule schedule;
   Prediction prediction = Prediction::kEps;
   double vae_scale = 0.18215;
+  std::vector<std::string> warnings;  // of the last call
 
   // prompt -> [1, 77 * chunks, D] conditioning (A1111 syntax and emphasis).
   std::vector<text::TokenChunk> Chunks(const std::string& prompt) const;
@@ -54,6 +57,9 @@ SdPipeline::SdPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SdPipeline::~SdPipeline() = default;
 const ModelInfo& SdPipeline::info() const {
   return impl_->info;
+}
+const std::vector<std::string>& SdPipeline::warnings() const {
+  return impl_->warnings;
 }
 
 Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(
@@ -161,6 +167,48 @@ class PerImageNoise : public NoiseSampler {
   std::vector<GaussianNoiseSampler> samplers_;
 };
 
+// The request's LoRAs: its flags, then the prompt's <lora:name:te:unet> (and <lyco:...>) tags
+// in A1111's semantics. Other extra networks (hypernetworks) are refused.
+std::vector<LoraRequest> CollectLoras(const GenerateRequest& r) {
+  std::vector<LoraRequest> out = r.loras;
+  for (const std::string* p : {&r.prompt, &r.negative_prompt}) {
+    for (const text::ExtraNetworkTag& tag : text::ExtractExtraNetworks(*p).tags) {
+      if (tag.kind != "lora" && tag.kind != "lyco")
+        throw Error(Code::kUnsupported, "the prompt uses <" + tag.kind + ":" + tag.name +
+                                            ">: only LoRA/LyCORIS extra networks are supported");
+      if (p == &r.negative_prompt)
+        throw Error(Code::kInvalidArgument, "<" + tag.kind + ":" + tag.name +
+                                                "> in the negative prompt: put LoRA tags in the "
+                                                "prompt (A1111 ignores them there)");
+      text::LoraMultipliers mult = text::ParseLoraMultipliers(tag).ValueOrThrow();
+      out.push_back({tag.name, mult.unet, mult.te});
+    }
+  }
+  return out;
+}
+
+// A LoRA flag or tag names a file, or a name under loras_dir (name.safetensors, also in
+// sub-folders, as A1111 and ComfyUI users organise them).
+std::string ResolveLoraPath(const LoraRequest& l, const std::string& loras_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(l.name_or_path, ec)) return l.name_or_path;
+  if (loras_dir.empty())
+    throw Error(Code::kNotFound, "LoRA '" + l.name_or_path +
+                                     "' is not a file, and no LoRA folder was given: pass "
+                                     "--loras-dir DIR or the LoRA's path");
+  const std::string want = l.name_or_path + ".safetensors";
+  fs::path direct = fs::path(loras_dir) / want;
+  if (fs::is_regular_file(direct, ec)) return direct.string();
+  for (fs::recursive_directory_iterator it(loras_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().filename() == fs::path(want).filename())
+      return it->path().string();
+  }
+  throw Error(Code::kNotFound, "LoRA '" + l.name_or_path + "' not found: looked for " + want +
+                                   " in " + loras_dir + " and its sub-folders");
+}
+
 // [N, 3, H, W] in [-1, 1] -> N images of H*W*3 bytes. Truncates like ComfyUI and A1111
 // (255 * clamp((x + 1) / 2, 0, 1) cast to uint8), so PNG bytes match theirs.
 std::vector<GeneratedImage> ToImages(const torch::Tensor& decoded, int64_t first_seed) {
@@ -190,14 +238,9 @@ Result<std::pair<torch::Tensor, torch::Tensor>> SdPipeline::EncodePrompts(
   std::pair<torch::Tensor, torch::Tensor> out;
   Status st = CatchAll([&] {
     Impl& m = *impl_;
-    auto tags = text::ExtractExtraNetworks(prompt).tags;
-    if (!tags.empty())
-      throw Error(Code::kUnsupported,
-                  "the prompt uses <" + tags[0].kind + ":" + tags[0].name +
-                      ">: LoRA and other extra networks are not supported yet; remove the tag");
     torch::NoGradGuard no_grad;
-    auto cond_chunks = m.Chunks(prompt);
-    auto uncond_chunks = m.Chunks(negative);
+    auto cond_chunks = m.Chunks(text::ExtractExtraNetworks(prompt).prompt);
+    auto uncond_chunks = m.Chunks(text::ExtractExtraNetworks(negative).prompt);
     text::PadToSameChunkCount(&cond_chunks, &uncond_chunks, *m.tokenizer, m.pad_id);
     out.first = m.Encode(cond_chunks, clip_skip);
     out.second = m.Encode(uncond_chunks, clip_skip);
@@ -224,6 +267,37 @@ Result<torch::Tensor> SdPipeline::SampleLatents(const GenerateRequest& request,
         ResolveSchedulerName(scheduler_override.empty() ? r.scheduler : scheduler_override)
             .ValueOrThrow();
 
+    // LoRAs patch the weights for this call only; the patcher restores them bit for bit when
+    // it goes out of scope, whether sampling ends, fails or is cancelled.
+    m.warnings.clear();
+    std::vector<LoraMatch> matches;
+    std::vector<LoraUse> uses;
+    const std::vector<LoraRequest> loras = CollectLoras(r);
+    if (!loras.empty()) {
+      const StateDict unet_params = NamedParameters(*m.unet);
+      const StateDict text_params = NamedParameters(*m.text_encoder);
+      matches.reserve(loras.size());
+      for (const LoraRequest& l : loras) {
+        LoraFile file = LoadLora(ResolveLoraPath(l, r.loras_dir)).ValueOrThrow();
+        matches.push_back(MatchLora(file, unet_params, text_params).ValueOrThrow());
+        const auto& unmatched = matches.back().unmatched_keys;
+        if (!unmatched.empty()) {
+          std::string w = "LoRA '" + l.name_or_path + "': " + std::to_string(unmatched.size()) +
+                          " key(s) match nothing in this model and were not applied:";
+          for (size_t i = 0; i < unmatched.size() && i < 5; ++i) w += " " + unmatched[i];
+          if (unmatched.size() > 5) w += " ...";
+          m.warnings.push_back(w);
+        }
+      }
+      for (size_t i = 0; i < loras.size(); ++i)
+        uses.push_back({&matches[i], loras[i].unet_weight, loras[i].text_encoder_weight});
+    }
+    LoraPatcher patcher;
+    if (!uses.empty()) {
+      Status applied = patcher.Apply(uses, m.unet.get(), m.text_encoder.get());
+      if (!applied.ok()) throw Error(applied);
+    }
+
     auto [cond, uncond] = EncodePrompts(r.prompt, r.negative_prompt, r.clip_skip).ValueOrThrow();
 
     torch::NoGradGuard no_grad;
@@ -238,11 +312,13 @@ Result<torch::Tensor> SdPipeline::SampleLatents(const GenerateRequest& request,
     PerImageNoise noise_sampler(r.seed, r.batch, {1, 4, lh, lw}, m.device);
 
     auto start = std::chrono::steady_clock::now();
-    StepCallback callback = [&](int i, int total, const torch::Tensor&, const torch::Tensor&) {
+    StepCallback callback = [&](int i, int total, const torch::Tensor&,
+                                const torch::Tensor& denoised) {
       if (!progress) return true;
       Progress p;
       p.step = i + 1;
       p.total = total;
+      p.denoised = denoised;
       p.seconds_per_step =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / p.step;
       return progress(p);

@@ -36,6 +36,7 @@ struct Progress {
   int step = 0;  // 1-based, steps completed
   int total = 0;
   double seconds_per_step = 0;  // mean so far
+  torch::Tensor denoised;       // the step's x0 prediction [N, 4, h, w] (for previews)
 };
 // Return false to cancel: Txt2Img then fails with kCancelled.
 using ProgressFn = std::function<bool(const Progress&)>;
@@ -61,6 +62,9 @@ class SdPipeline {
   ~SdPipeline();
 
   const ModelInfo& info() const;
+  // Things the last Txt2Img/SampleLatents call wants the user to know that did not stop it
+  // (LoRA keys that match nothing in this model, ...). One line each.
+  const std::vector<std::string>& warnings() const;
 
   // `request.seed` must be resolved (>= 0). Model, VAE, device and dtype fields are ignored:
   // they were fixed by Load().
@@ -68,11 +72,13 @@ class SdPipeline {
                                               const ProgressFn& progress = nullptr);
 
   // The stages of Txt2Img, for tests and callers that want latents:
-  // the text conditioning [1, 77k, D] of a prompt (padded to the other's chunk count) ...
+  // the text conditioning [1, 77k, D] of a prompt (padded to the other's chunk count; extra
+  // network tags such as <lora:...> are removed first: applying them is SampleLatents' job) ...
   Result<std::pair<torch::Tensor, torch::Tensor>> EncodePrompts(const std::string& prompt,
                                                                 const std::string& negative,
                                                                 int clip_skip);
-  // ... the sampled latents [batch, 4, H/8, W/8] (unscaled, float32, on the CPU) ...
+  // ... the sampled latents [batch, 4, H/8, W/8] (unscaled, float32, on the CPU), with the
+  // request's LoRAs (flags and prompt tags) applied for this call and removed after it ...
   Result<torch::Tensor> SampleLatents(const GenerateRequest& request,
                                       const ProgressFn& progress = nullptr);
   // ... and their decode [N, 3, H, W] in [-1, 1] (clamped, float32, on the CPU).

@@ -132,7 +132,9 @@ TEST(Cli, BadInputsAreClearErrorsWithExitCodes) {
        "truncated"},
       {"unsupported family", "generate -q --model " + Q(sdxl) + " -p x -W 64 -H 64" + out, 4,
        "SDXL"},
-      {"lora tag", gen + "-p 'cat <lora:x:1>' -W 64 -H 64" + out, 4, "lora"},
+      {"missing lora", gen + "-p 'cat <lora:x:1>' -W 64 -H 64" + out, 3, "LoRA 'x'"},
+      {"corrupt lora", gen + "-p cat --lora " + Q(truncated) + " -W 64 -H 64" + out, 4,
+       "truncated"},
       {"png-info of a non-png", "png-info " + Q(pickle), 2, "not a PNG"},
       {"inspect missing", "inspect /nonexistent/x.safetensors", 3, "/nonexistent"},
   };
