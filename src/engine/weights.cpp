@@ -49,22 +49,6 @@ float DecodeF8(io::DType dtype, uint8_t b) {
   return sign * std::ldexp(1.0f + m / 4.0f, e - 15);
 }
 
-std::string ShapeText(c10::IntArrayRef shape) {
-  std::ostringstream os;
-  os << '[';
-  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
-  os << ']';
-  return os.str();
-}
-
-// "a, b, c" for the first `limit` names, then "and N more".
-std::string NameList(const std::vector<std::string>& names, size_t limit = 10) {
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
-  if (names.size() > limit) out += " and " + std::to_string(names.size() - limit) + " more";
-  return out;
-}
-
 }  // namespace
 
 torch::Tensor TensorFromInfo(const std::shared_ptr<const io::SafetensorsFile>& file,
@@ -173,6 +157,21 @@ Status LoadIntoModule(torch::nn::Module& module, const StateDict& dict, const st
       if (it != dict.end()) target.copy_(it->second);
     }
   });
+}
+
+std::string ShapeText(c10::IntArrayRef shape) {
+  std::ostringstream os;
+  os << '[';
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+  os << ']';
+  return os.str();
+}
+
+std::string NameList(const std::vector<std::string>& names, size_t limit) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > limit) out += " and " + std::to_string(names.size() - limit) + " more";
+  return out;
 }
 
 }  // namespace easel::engine

@@ -47,4 +47,10 @@ StateDict SubDict(const StateDict& dict, const std::string& prefix);
 Status LoadIntoModule(torch::nn::Module& module, const StateDict& dict, const std::string& what,
                       const std::vector<std::string>& optional = {});
 
+// "[320, 4, 3, 3]": a shape for messages.
+std::string ShapeText(c10::IntArrayRef shape);
+
+// "a, b, c" for the first `limit` names, then "and N more": name lists in messages.
+std::string NameList(const std::vector<std::string>& names, size_t limit = 10);
+
 }  // namespace easel::engine

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/nets/ldm_convert.h"
+
 namespace easel::engine {
 namespace {
 
@@ -16,23 +18,6 @@ std::vector<std::string> Split(const std::string& key) {
     if (dot == std::string::npos) return parts;
     start = dot + 1;
   }
-}
-
-std::string Join(const std::vector<std::string>& parts, size_t from) {
-  std::string out;
-  for (size_t i = from; i < parts.size(); ++i) out += (i > from ? "." : "") + parts[i];
-  return out;
-}
-
-// A non-negative decimal index, or -1.
-int64_t Index(const std::string& s) {
-  if (s.empty() || s.size() > 9) return -1;
-  int64_t v = 0;
-  for (char ch : s) {
-    if (ch < '0' || ch > '9') return -1;
-    v = v * 10 + (ch - '0');
-  }
-  return v;
 }
 
 std::string Underscored(std::string name) {
@@ -51,11 +36,11 @@ std::optional<std::string> ResnetChild(const std::vector<std::string>& p, size_t
                                                           {"out_layers.3", "conv2"}};
   auto it = kTwo.find(head);
   if (it != kTwo.end()) {
-    const std::string rest = Join(p, from + 2);
+    const std::string rest = JoinKeyParts(p, from + 2);
     return it->second + (rest.empty() ? "" : "." + rest);
   }
   if (p[from] == "skip_connection") {
-    const std::string rest = Join(p, from + 1);
+    const std::string rest = JoinKeyParts(p, from + 1);
     return "conv_shortcut" + (rest.empty() ? "" : "." + rest);
   }
   return std::nullopt;
@@ -74,7 +59,7 @@ std::vector<int64_t> UnetResBlocksFromKeys(const StateDict& ldm_unet) {
   for (const auto& [key, tensor] : ldm_unet) {
     if (key.compare(0, prefix.size(), prefix) != 0) continue;
     const auto p = Split(key);
-    const int64_t k = Index(p[1]);
+    const int64_t k = KeyIndex(p[1]);
     if (k < 0) continue;
     last = std::max(last, k);
     if (p.size() > 3 && p[2] == "0" && p[3] == "op") ops.insert(k);
@@ -95,42 +80,43 @@ std::optional<std::string> UnetLdmToDiffusersModule(const std::string& ldm_modul
   const auto p = Split(ldm_module);
   const std::string& head = p[0];
   if (head == "time_embed" && p.size() >= 2) {
-    if (p[1] == "0") return With("time_embedding.linear_1", Join(p, 2));
-    if (p[1] == "2") return With("time_embedding.linear_2", Join(p, 2));
+    if (p[1] == "0") return With("time_embedding.linear_1", JoinKeyParts(p, 2));
+    if (p[1] == "2") return With("time_embedding.linear_2", JoinKeyParts(p, 2));
     return std::nullopt;
   }
   if (head == "label_emb" && p.size() >= 3 && p[1] == "0") {
-    if (p[2] == "0") return With("add_embedding.linear_1", Join(p, 3));
-    if (p[2] == "2") return With("add_embedding.linear_2", Join(p, 3));
+    if (p[2] == "0") return With("add_embedding.linear_1", JoinKeyParts(p, 3));
+    if (p[2] == "2") return With("add_embedding.linear_2", JoinKeyParts(p, 3));
     return std::nullopt;
   }
   if (head == "out" && p.size() >= 2) {
-    if (p[1] == "0") return With("conv_norm_out", Join(p, 2));
-    if (p[1] == "2") return With("conv_out", Join(p, 2));
+    if (p[1] == "0") return With("conv_norm_out", JoinKeyParts(p, 2));
+    if (p[1] == "2") return With("conv_out", JoinKeyParts(p, 2));
     return std::nullopt;
   }
   if (head == "middle_block" && p.size() >= 3) {
-    if (p[1] == "1") return With("mid_block.attentions.0", Join(p, 2));
+    if (p[1] == "1") return With("mid_block.attentions.0", JoinKeyParts(p, 2));
     if (p[1] != "0" && p[1] != "2") return std::nullopt;
     auto child = ResnetChild(p, 2);
     if (!child) return std::nullopt;
     return std::string("mid_block.resnets.") + (p[1] == "0" ? "0." : "1.") + *child;
   }
   if (head == "input_blocks" && p.size() >= 3 && p[1] == "0" && p[2] == "0")
-    return With("conv_in", Join(p, 3));
+    return With("conv_in", JoinKeyParts(p, 3));
   if (p.size() < 4 || res_blocks.empty()) return std::nullopt;
-  const int64_t k = Index(p[1]);
+  const int64_t k = KeyIndex(p[1]);
   const std::string& slot = p[2];
   const int64_t levels = static_cast<int64_t>(res_blocks.size());
   if (head == "input_blocks" && k >= 0) {
-    if (k == 0) return slot == "0" ? std::optional(With("conv_in", Join(p, 3))) : std::nullopt;
+    if (k == 0)
+      return slot == "0" ? std::optional(With("conv_in", JoinKeyParts(p, 3))) : std::nullopt;
     int64_t base = 1;
     for (int64_t level = 0; level < levels; ++level) {
       const int64_t n = res_blocks[level];
       if (k < base + n) {
         const std::string at = "down_blocks." + std::to_string(level);
         const std::string j = std::to_string(k - base);
-        if (slot == "1") return With(at + ".attentions." + j, Join(p, 3));
+        if (slot == "1") return With(at + ".attentions." + j, JoinKeyParts(p, 3));
         if (slot != "0") return std::nullopt;
         auto child = ResnetChild(p, 3);
         if (!child) return std::nullopt;
@@ -138,7 +124,8 @@ std::optional<std::string> UnetLdmToDiffusersModule(const std::string& ldm_modul
       }
       if (k == base + n) {
         if (slot != "0" || p[3] != "op" || level + 1 == levels) return std::nullopt;
-        return With("down_blocks." + std::to_string(level) + ".downsamplers.0.conv", Join(p, 4));
+        return With("down_blocks." + std::to_string(level) + ".downsamplers.0.conv",
+                    JoinKeyParts(p, 4));
       }
       base += n + 1;
     }
@@ -162,9 +149,9 @@ std::optional<std::string> UnetLdmToDiffusersModule(const std::string& ldm_modul
       // The Upsample is the last child of a level's last block; its only child is "conv".
       if (p[3] == "conv") {
         if (k != base + n - 1 || u + 1 == levels) return std::nullopt;
-        return With(at + ".upsamplers.0.conv", Join(p, 4));
+        return With(at + ".upsamplers.0.conv", JoinKeyParts(p, 4));
       }
-      if (slot == "1") return With(at + ".attentions." + j, Join(p, 3));
+      if (slot == "1") return With(at + ".attentions." + j, JoinKeyParts(p, 3));
       return std::nullopt;
     }
   }

@@ -25,24 +25,6 @@ Parts Split(const std::string& key) {
   }
 }
 
-// parts[from..] joined with dots.
-std::string Rest(const Parts& parts, size_t from) {
-  std::string out;
-  for (size_t i = from; i < parts.size(); ++i) out += (i > from ? "." : "") + parts[i];
-  return out;
-}
-
-// A non-negative decimal index, or -1.
-int64_t Index(const std::string& s) {
-  if (s.empty() || s.size() > 9) return -1;
-  int64_t v = 0;
-  for (char ch : s) {
-    if (ch < '0' || ch > '9') return -1;
-    v = v * 10 + (ch - '0');
-  }
-  return v;
-}
-
 int64_t ConfigInt(const json& config, const char* name, int64_t fallback) {
   auto it = config.find(name);
   if (it == config.end() || it->is_null()) return fallback;
@@ -161,12 +143,14 @@ std::optional<std::string> UnetResnetName(const Parts& p, size_t from) {
       {"norm2", "out_layers.0"}, {"conv2", "out_layers.3"}, {"conv_shortcut", "skip_connection"}};
   auto it = kNames.find(p[from]);
   if (it == kNames.end()) return std::nullopt;
-  return it->second + "." + Rest(p, from + 1);
+  return it->second + "." + JoinKeyParts(p, from + 1);
 }
 
 std::optional<std::string> UnetKey(const Parts& p, const UnetLayout& l) {
   const std::string& head = p[0];
-  auto renamed = [&](const char* to, size_t skip) { return std::string(to) + "." + Rest(p, skip); };
+  auto renamed = [&](const char* to, size_t skip) {
+    return std::string(to) + "." + JoinKeyParts(p, skip);
+  };
   if (p.size() < 3) {
     if (head == "conv_in") return renamed("input_blocks.0.0", 1);
     if (head == "conv_norm_out") return renamed("out.0", 1);
@@ -178,17 +162,18 @@ std::optional<std::string> UnetKey(const Parts& p, const UnetLayout& l) {
   if (head == "add_embedding" && p[1] == "linear_1") return renamed("label_emb.0.0", 2);
   if (head == "add_embedding" && p[1] == "linear_2") return renamed("label_emb.0.2", 2);
   if (p.size() < 5) return std::nullopt;
-  const int64_t i = Index(p[1]), j = Index(p[3]);
+  const int64_t i = KeyIndex(p[1]), j = KeyIndex(p[3]);
   const std::string& kind = p[2];
   if (head == "mid_block") {
     // mid_block.{resnets|attentions}.{j}.*: p[1] is the kind here.
-    const int64_t k = Index(p[2]);
+    const int64_t k = KeyIndex(p[2]);
     if (p[1] == "resnets" && (k == 0 || k == 1)) {
       const int64_t slot = k == 0 ? 0 : (l.mid_attention ? 2 : 1);
       auto rest = UnetResnetName(p, 3);
       if (rest) return "middle_block." + std::to_string(slot) + "." + *rest;
     }
-    if (p[1] == "attentions" && k == 0 && l.mid_attention) return "middle_block.1." + Rest(p, 3);
+    if (p[1] == "attentions" && k == 0 && l.mid_attention)
+      return "middle_block.1." + JoinKeyParts(p, 3);
     return std::nullopt;
   }
   if (head == "down_blocks" && i >= 0 && i < static_cast<int64_t>(l.down_resnets.size())) {
@@ -199,10 +184,10 @@ std::optional<std::string> UnetKey(const Parts& p, const UnetLayout& l) {
       auto rest = UnetResnetName(p, 4);
       if (rest) return block + std::to_string(base + j) + ".0." + *rest;
     } else if (kind == "attentions" && j >= 0 && j < l.down_resnets[i]) {
-      return block + std::to_string(base + j) + ".1." + Rest(p, 4);
+      return block + std::to_string(base + j) + ".1." + JoinKeyParts(p, 4);
     } else if (kind == "downsamplers" && j == 0 && p[4] == "conv" &&
                i + 1 < static_cast<int64_t>(l.down_resnets.size())) {
-      return block + std::to_string(base + l.down_resnets[i]) + ".0.op." + Rest(p, 5);
+      return block + std::to_string(base + l.down_resnets[i]) + ".0.op." + JoinKeyParts(p, 5);
     }
     return std::nullopt;
   }
@@ -214,12 +199,12 @@ std::optional<std::string> UnetKey(const Parts& p, const UnetLayout& l) {
       auto rest = UnetResnetName(p, 4);
       if (rest) return block + std::to_string(base + j) + ".0." + *rest;
     } else if (kind == "attentions" && j >= 0 && j < l.up_resnets[i] && l.up_attention[i]) {
-      return block + std::to_string(base + j) + ".1." + Rest(p, 4);
+      return block + std::to_string(base + j) + ".1." + JoinKeyParts(p, 4);
     } else if (kind == "upsamplers" && j == 0 && p[4] == "conv" &&
                i + 1 < static_cast<int64_t>(l.up_resnets.size())) {
       const int64_t last = base + l.up_resnets[i] - 1;
       return block + std::to_string(last) + (l.up_attention[i] ? ".2.conv." : ".1.conv.") +
-             Rest(p, 5);
+             JoinKeyParts(p, 5);
     }
   }
   return std::nullopt;
@@ -230,9 +215,9 @@ std::optional<std::string> UnetKey(const Parts& p, const UnetLayout& l) {
 std::optional<std::string> VaeResnetName(const Parts& p, size_t from) {
   if (from + 1 >= p.size()) return std::nullopt;
   const std::string& name = p[from];
-  if (name == "conv_shortcut") return "nin_shortcut." + Rest(p, from + 1);
+  if (name == "conv_shortcut") return "nin_shortcut." + JoinKeyParts(p, from + 1);
   if (name == "norm1" || name == "conv1" || name == "norm2" || name == "conv2") {
-    return Rest(p, from);
+    return JoinKeyParts(p, from);
   }
   return std::nullopt;
 }
@@ -243,25 +228,25 @@ std::optional<std::string> VaeAttentionName(const Parts& p, size_t from) {
       {"group_norm", "norm"}, {"to_q", "q"}, {"to_k", "k"},  {"to_v", "v"},
       {"query", "q"},         {"key", "k"},  {"value", "v"}, {"proj_attn", "proj_out"}};
   if (p[from] == "to_out" && p[from + 1] == "0" && from + 2 < p.size()) {
-    return "proj_out." + Rest(p, from + 2);
+    return "proj_out." + JoinKeyParts(p, from + 2);
   }
   auto it = kNames.find(p[from]);
   if (it == kNames.end()) return std::nullopt;
-  return it->second + "." + Rest(p, from + 1);
+  return it->second + "." + JoinKeyParts(p, from + 1);
 }
 
 std::optional<std::string> VaeKey(const Parts& p, int64_t levels, int64_t layers) {
   const std::string& head = p[0];
-  if (head == "quant_conv" || head == "post_quant_conv") return Rest(p, 0);
+  if (head == "quant_conv" || head == "post_quant_conv") return JoinKeyParts(p, 0);
   if ((head != "encoder" && head != "decoder") || p.size() < 3) return std::nullopt;
   const bool enc = head == "encoder";
   const std::string& part = p[1];
-  if (part == "conv_in" || part == "conv_out") return Rest(p, 0);
-  if (part == "conv_norm_out") return head + ".norm_out." + Rest(p, 2);
+  if (part == "conv_in" || part == "conv_out") return JoinKeyParts(p, 0);
+  if (part == "conv_norm_out") return head + ".norm_out." + JoinKeyParts(p, 2);
   if (p.size() < 5) return std::nullopt;
-  const int64_t i = Index(p[2]), j = Index(p[4]);
+  const int64_t i = KeyIndex(p[2]), j = KeyIndex(p[4]);
   if (part == "mid_block") {
-    const int64_t k = Index(p[3]);
+    const int64_t k = KeyIndex(p[3]);
     if (p[2] == "resnets" && (k == 0 || k == 1)) {
       auto rest = VaeResnetName(p, 4);
       if (rest) return head + (k == 0 ? ".mid.block_1." : ".mid.block_2.") + *rest;
@@ -279,7 +264,7 @@ std::optional<std::string> VaeKey(const Parts& p, int64_t levels, int64_t layers
       auto rest = VaeResnetName(p, 5);
       if (rest) return level + "block." + std::to_string(j) + "." + *rest;
     } else if (kind == "downsamplers" && j == 0 && p[5] == "conv" && i + 1 < levels) {
-      return level + "downsample." + Rest(p, 5);
+      return level + "downsample." + JoinKeyParts(p, 5);
     }
   } else if (!enc && part == "up_blocks") {
     // diffusers counts up blocks from the deepest level; LDM's up.{level} by level.
@@ -288,7 +273,7 @@ std::optional<std::string> VaeKey(const Parts& p, int64_t levels, int64_t layers
       auto rest = VaeResnetName(p, 5);
       if (rest) return level + "block." + std::to_string(j) + "." + *rest;
     } else if (kind == "upsamplers" && j == 0 && p[5] == "conv" && i + 1 < levels) {
-      return level + "upsample." + Rest(p, 5);
+      return level + "upsample." + JoinKeyParts(p, 5);
     }
   }
   return std::nullopt;
@@ -354,6 +339,22 @@ HeadRule UnetHeadRuleFromDiffusers(const json& unet_config) {
                 std::string("UNet config.json '") + name + "' should be a positive integer");
   }
   return HeadRule::Heads(heads->get<int64_t>());
+}
+
+std::string JoinKeyParts(const std::vector<std::string>& parts, size_t from) {
+  std::string out;
+  for (size_t i = from; i < parts.size(); ++i) out += (i > from ? "." : "") + parts[i];
+  return out;
+}
+
+int64_t KeyIndex(const std::string& s) {
+  if (s.empty() || s.size() > 9) return -1;
+  int64_t v = 0;
+  for (char ch : s) {
+    if (ch < '0' || ch > '9') return -1;
+    v = v * 10 + (ch - '0');
+  }
+  return v;
 }
 
 }  // namespace easel::engine

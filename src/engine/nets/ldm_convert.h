@@ -33,4 +33,9 @@ StateDict VaeDiffusersToLdm(const StateDict& diffusers_vae, const nlohmann::json
 // neither is present or a value is not a positive integer.
 HeadRule UnetHeadRuleFromDiffusers(const nlohmann::json& unet_config);
 
+// Key-path helpers shared by the key converters: parts[from..] joined with dots, and a key
+// part read as a non-negative decimal index (-1 if it is not one).
+std::string JoinKeyParts(const std::vector<std::string>& parts, size_t from);
+int64_t KeyIndex(const std::string& part);
+
 }  // namespace easel::engine
