@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on the GPU machine: build Easel against its CUDA LibTorch, run the whole test suite
 # there (CPU tests against libtorch 2.x), check CUDA generations against the CPU one, and time
-# SD1.5-shaped models. Needs .dev/ carried: Debian .debs of the header-only/small deps
+# SD1.5-shaped models. Needs .dev/ carried (tools/bench/prepare_device_carry.sh fills it): Debian .debs of the header-only/small deps
 # (nlohmann-json, CLI11, GoogleTest, libpng) and the CLIP vocabulary. Writes logs to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}

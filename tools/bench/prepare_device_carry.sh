@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Fills .dev/ (git-ignored through .git/info/exclude) with what tools/bench/device_run.sh needs
+# on the GPU machine, which has CUDA, PyTorch, CMake and ninja but none of our small C++ deps:
+# Debian .debs (unpacked there into /tmp/deps, never into /) and the CLIP vocabulary.
+# Run here, then call the device tool with carry [".dev"].
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p .git/info .dev/debs
+grep -qx '/.dev/' .git/info/exclude 2>/dev/null || echo '/.dev/' >> .git/info/exclude
+(cd .dev/debs && apt-get download nlohmann-json3-dev libcli11-dev libgtest-dev libpng-dev \
+  libpng16-16 zlib1g-dev libsqlite3-dev libsqlite3-0)
+bash tools/fetch_clip_vocab.sh .dev
+du -sh .dev
