@@ -39,18 +39,14 @@ struct SdPipeline::Impl {
   double vae_scale = 0.18215;
   std::vector<std::string> warnings;  // of the last call
 
-  // prompt -> [1, 77 * chunks, D] conditioning (A1111 syntax and emphasis).
+  // A prompt's 77-token chunks (A1111 syntax); extra-network tags such as <lora:...> are
+  // removed first, since they are applied to the weights, not encoded.
   std::vector<text::TokenChunk> Chunks(const std::string& prompt) const;
-  torch::Tensor Encode(const std::vector<text::TokenChunk>& chunks, int clip_skip);
 };
 
 std::vector<text::TokenChunk> SdPipeline::Impl::Chunks(const std::string& prompt) const {
-  return text::ChunkPrompt(text::ParsePromptAttention(prompt), *tokenizer, pad_id);
-}
-
-torch::Tensor SdPipeline::Impl::Encode(const std::vector<text::TokenChunk>& chunks, int clip_skip) {
-  // The text encoder is small: it runs on its own device/dtype; the result goes to the UNet's.
-  return EncodeChunks(*text_encoder, chunks, clip_skip);
+  const std::string text = text::ExtractExtraNetworks(prompt).prompt;
+  return text::ChunkPrompt(text::ParsePromptAttention(text), *tokenizer, pad_id);
 }
 
 SdPipeline::SdPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -239,11 +235,11 @@ Result<std::pair<torch::Tensor, torch::Tensor>> SdPipeline::EncodePrompts(
   Status st = CatchAll([&] {
     Impl& m = *impl_;
     torch::NoGradGuard no_grad;
-    auto cond_chunks = m.Chunks(text::ExtractExtraNetworks(prompt).prompt);
-    auto uncond_chunks = m.Chunks(text::ExtractExtraNetworks(negative).prompt);
+    auto cond_chunks = m.Chunks(prompt);
+    auto uncond_chunks = m.Chunks(negative);
     text::PadToSameChunkCount(&cond_chunks, &uncond_chunks, *m.tokenizer, m.pad_id);
-    out.first = m.Encode(cond_chunks, clip_skip);
-    out.second = m.Encode(uncond_chunks, clip_skip);
+    out.first = EncodeChunks(*m.text_encoder, cond_chunks, clip_skip);
+    out.second = EncodeChunks(*m.text_encoder, uncond_chunks, clip_skip);
   });
   if (!st.ok()) return st;
   return out;
