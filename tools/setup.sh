@@ -11,7 +11,7 @@ build=${EASEL_BUILD_DIR:-build}
 # OpenBLAS provides it (50x faster matrix products on the CPU).
 pkgs=(build-essential cmake ninja-build ccache pkg-config libtorch-dev nlohmann-json3-dev
       libcli11-dev libpng-dev zlib1g-dev libsqlite3-dev libgtest-dev libopenblas0-pthread
-      python3 python3-pip unzip)
+      python3 python3-pip unzip libcpp-httplib-dev python3-pytest python3-pil)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

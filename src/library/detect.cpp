@@ -2,14 +2,14 @@
 // ComfyUI's comfy/model_detection.py in spirit (keys and shapes, a registry of families).
 #include "library/detect.h"
 
-#include <torch/torch.h>
-
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <sstream>
 
-#include "engine/weights.h"
+#include "io/safetensors.h"
 #include "util/files.h"
 
 namespace easel::library {
@@ -22,6 +22,56 @@ constexpr const char* kUnetPrefix = "model.diffusion_model.";
 // The tensor ComfyUI's SD2 v-prediction heuristic reads (relative to the UNet prefix).
 constexpr const char* kVHeuristicKey = "output_blocks.11.1.transformer_blocks.0.norm1.bias";
 constexpr double kVHeuristicStd = 0.09;
+
+// One element of a float tensor as a double (F16, BF16, F32, F64; little-endian).
+double ElementAsDouble(const io::TensorInfo& t, int64_t i) {
+  const uint8_t* p = t.data + i * static_cast<int64_t>(io::DTypeSize(t.dtype));
+  switch (t.dtype) {
+    case io::DType::kF32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    case io::DType::kF64: {
+      double d;
+      std::memcpy(&d, p, 8);
+      return d;
+    }
+    case io::DType::kBF16: {
+      uint32_t bits = static_cast<uint32_t>(p[0] | (p[1] << 8)) << 16;
+      float f;
+      std::memcpy(&f, &bits, 4);
+      return f;
+    }
+    default: {  // kF16
+      const uint16_t h = static_cast<uint16_t>(p[0] | (p[1] << 8));
+      const int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+      const double sign = (h & 0x8000) ? -1.0 : 1.0;
+      if (exp == 0) return sign * std::ldexp(mant, -24);
+      if (exp == 31) return mant ? NAN : sign * INFINITY;
+      return sign * std::ldexp(1024 + mant, exp - 25);
+    }
+  }
+}
+
+// The population standard deviation of a float tensor, computed in double.
+Status PopulationStd(const io::TensorInfo& t, double* out) {
+  if (t.dtype != io::DType::kF16 && t.dtype != io::DType::kBF16 && t.dtype != io::DType::kF32 &&
+      t.dtype != io::DType::kF64)
+    return Status(Code::kUnsupported, std::string("tensor ") + t.name + " has dtype " +
+                                          io::DTypeName(t.dtype) + ", not a float type");
+  const int64_t n = t.numel();
+  if (n == 0) return Status(Code::kCorrupt, "tensor " + t.name + " is empty");
+  double sum = 0, sum_sq = 0;
+  for (int64_t i = 0; i < n; ++i) sum += ElementAsDouble(t, i);
+  const double mean = sum / static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = ElementAsDouble(t, i) - mean;
+    sum_sq += d * d;
+  }
+  *out = std::sqrt(sum_sq / static_cast<double>(n));
+  return Status();
+}
 
 bool StartsWith(const std::string& s, const std::string& p) {
   return s.compare(0, p.size(), p) == 0;
@@ -307,10 +357,7 @@ Prediction UnetPrediction(const std::shared_ptr<const io::SafetensorsFile>& file
     return Prediction::kEps;
   }
   double std_dev = 0;
-  Status st = CatchAll([&] {
-    std_dev =
-        engine::TensorFromInfo(file, *t).to(torch::kFloat64).std(/*unbiased=*/false).item<double>();
-  });
+  Status st = PopulationStd(*t, &std_dev);
   if (!st.ok()) {
     ev->push_back("v heuristic failed (" + st.message() + "): assuming eps-prediction");
     return Prediction::kEps;

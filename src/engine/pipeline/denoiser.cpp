@@ -3,20 +3,25 @@
 #include <torch/torch.h>
 
 #include "engine/nets/unet.h"
+#include "util/status.h"
 
 namespace easel::engine {
 
 CfgDenoiser::CfgDenoiser(UNetImpl& unet, const DiscreteSchedule& schedule, Prediction prediction,
-                         torch::Tensor cond, torch::Tensor uncond, double cfg_scale,
-                         torch::ScalarType dtype)
+                         const Conditioning& cond, const Conditioning& uncond,
+                         double cfg_scale, torch::ScalarType dtype)
     : unet_(unet),
       schedule_(schedule),
       prediction_(prediction),
       cfg_scale_(cfg_scale),
       dtype_(dtype) {
   torch::Device device = unet.parameters().front().device();
-  cond_ = cond.to(device, dtype);
-  uncond_ = uncond.to(device, dtype);
+  for (auto [dst, src] : {std::pair{&cond_, &cond}, std::pair{&uncond_, &uncond}}) {
+    dst->context = src->context.to(device, dtype);
+    if (src->y.defined()) dst->y = src->y.to(device, dtype);
+  }
+  if (cond_.y.defined() != uncond_.y.defined())
+    throw Error(Code::kInternal, "CfgDenoiser: cond and uncond disagree on y");
 }
 
 torch::Tensor CfgDenoiser::operator()(const torch::Tensor& x, const torch::Tensor& sigma) const {
@@ -28,11 +33,15 @@ torch::Tensor CfgDenoiser::operator()(const torch::Tensor& x, const torch::Tenso
   const bool guided = cfg_scale_ != 1.0;
   torch::Tensor model_in = guided ? torch::cat({x_in, x_in}) : x_in;
   torch::Tensor ts = guided ? torch::cat({t, t}) : t;
-  torch::Tensor context = guided
-                              ? torch::cat({uncond_.expand({n, -1, -1}), cond_.expand({n, -1, -1})})
-                              : cond_.expand({n, -1, -1});
+  auto both = [&](const torch::Tensor& u, const torch::Tensor& c) {
+    std::vector<int64_t> shape(c.dim(), -1);
+    shape[0] = n;
+    return guided ? torch::cat({u.expand(shape), c.expand(shape)}) : c.expand(shape);
+  };
+  torch::Tensor context = both(uncond_.context, cond_.context);
+  torch::Tensor y = cond_.y.defined() ? both(uncond_.y, cond_.y) : torch::Tensor();
   torch::Tensor out =
-      unet_.forward(model_in.to(dtype_), ts.to(dtype_), context).to(torch::kFloat32);
+      unet_.forward(model_in.to(dtype_), ts.to(dtype_), context, y).to(torch::kFloat32);
   if (!guided) return CalculateDenoised(prediction_, sigma, out, x);
   torch::Tensor x0_uncond = CalculateDenoised(prediction_, sigma, out.slice(0, 0, n), x);
   torch::Tensor x0_cond = CalculateDenoised(prediction_, sigma, out.slice(0, n, 2 * n), x);

@@ -10,6 +10,7 @@
 
 #include <torch/types.h>
 
+#include "engine/pipeline/conditioning.h"
 #include "engine/sample/model_sampling.h"
 #include "engine/sample/samplers.h"
 
@@ -19,9 +20,11 @@ class UNetImpl;
 
 class CfgDenoiser {
  public:
-  // cond, uncond: [1, L, D] text conditioning (equal L; see PadToSameChunkCount).
+  // cond, uncond: contexts [1, L, D] of equal L (see PadToSameChunkCount) and, for UNets
+  // with label_emb (SDXL), y [1, adm].
   CfgDenoiser(UNetImpl& unet, const DiscreteSchedule& schedule, Prediction prediction,
-              torch::Tensor cond, torch::Tensor uncond, double cfg_scale, torch::ScalarType dtype);
+              const Conditioning& cond, const Conditioning& uncond, double cfg_scale,
+              torch::ScalarType dtype);
 
   // x: [N, C, h, w] float32, sigma: 0-dim or [N] -> x0: [N, C, h, w] float32.
   torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& sigma) const;
@@ -33,7 +36,7 @@ class CfgDenoiser {
   UNetImpl& unet_;
   const DiscreteSchedule& schedule_;
   Prediction prediction_;
-  torch::Tensor cond_, uncond_;
+  Conditioning cond_, uncond_;
   double cfg_scale_;
   torch::ScalarType dtype_;
 };

@@ -4,24 +4,19 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <filesystem>
-#include <optional>
 
 #include "engine/adapt/lora.h"
 #include "engine/model_files.h"
-#include "engine/nets/clip_conditioner.h"
-#include "engine/nets/clip_text.h"
 #include "engine/nets/unet.h"
 #include "engine/nets/vae.h"
 #include "engine/pipeline/denoiser.h"
 #include "engine/pipeline/device.h"
+#include "engine/pipeline/request_loras.h"
+#include "engine/pipeline/text_conditioner.h"
 #include "engine/sample/model_sampling.h"
 #include "engine/sample/noise.h"
 #include "engine/sample/samplers.h"
 #include "engine/sample/schedules.h"
-#include "engine/text/clip_tokenizer.h"
-#include "engine/text/prompt_chunks.h"
-#include "engine/text/prompt_parser.h"
 
 namespace easel::engine {
 
@@ -29,25 +24,14 @@ struct SdPipeline::Impl {
   ModelInfo info;
   torch::Device device{torch::kCPU};
   torch::ScalarType dtype = torch::kFloat32;
-  std::optional<text::ClipTokenizer> tokenizer;
-  int pad_id = 0;
-  ClipTextModel text_encoder{nullptr};
+  std::unique_ptr<TextConditioner> text;
   UNet unet{nullptr};
   Vae vae{nullptr};
   DiscreteSchedule schedule;
   Prediction prediction = Prediction::kEps;
   double vae_scale = 0.18215;
   std::vector<std::string> warnings;  // of the last call
-
-  // A prompt's 77-token chunks (A1111 syntax); extra-network tags such as <lora:...> are
-  // removed first, since they are applied to the weights, not encoded.
-  std::vector<text::TokenChunk> Chunks(const std::string& prompt) const;
 };
-
-std::vector<text::TokenChunk> SdPipeline::Impl::Chunks(const std::string& prompt) const {
-  const std::string text = text::ExtractExtraNetworks(prompt).prompt;
-  return text::ChunkPrompt(text::ParsePromptAttention(text), *tokenizer, pad_id);
-}
 
 SdPipeline::SdPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SdPipeline::~SdPipeline() = default;
@@ -68,27 +52,11 @@ Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(
     impl->dtype = place.dtype;
     ModelFiles files = LoadModelFiles(model_path, vae_path, options).ValueOrThrow();
 
-    if (!files.vocab_path.empty()) {
-      impl->tokenizer =
-          text::ClipTokenizer::FromHfFiles(files.vocab_path, files.merges_path).ValueOrThrow();
-    } else {
-      impl->tokenizer = text::ClipTokenizer::FindDefault().ValueOrThrow();
-    }
-    impl->pad_id = static_cast<int>(files.pad_id);
+    impl->text = TextConditioner::Load(files, impl->device, impl->dtype).ValueOrThrow();
 
     torch::NoGradGuard no_grad;
     const std::string name = files.model_name;
-    ClipTextConfig text_config = files.TextConfig().ValueOrThrow();
-    if (text_config.vocab_size < impl->tokenizer->vocab_size())
-      throw Error(Code::kCorrupt, "the text encoder of " + name + " has " +
-                                      std::to_string(text_config.vocab_size) +
-                                      " token embeddings but its tokenizer has " +
-                                      std::to_string(impl->tokenizer->vocab_size()) + " tokens");
-    impl->text_encoder = ClipTextModel(text_config);
-    Status s = LoadIntoModule(*impl->text_encoder, files.text_encoder, "text encoder of " + name);
-    if (!s.ok()) throw Error(s);
-    files.text_encoder.clear();
-
+    Status s;
     impl->unet = UNet(UNetConfig::FromWeights(files.unet, files.unet_heads));
     s = LoadIntoModule(*impl->unet, files.unet, "UNet of " + name);
     if (!s.ok()) throw Error(s);
@@ -100,8 +68,7 @@ Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(
     if (!s.ok()) throw Error(s);
     files.vae.clear();
 
-    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(impl->text_encoder.get()),
-                                 static_cast<torch::nn::Module*>(impl->unet.get()),
+    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(impl->unet.get()),
                                  static_cast<torch::nn::Module*>(impl->vae.get())}) {
       m->eval();
       m->to(impl->device, impl->dtype);
@@ -163,48 +130,6 @@ class PerImageNoise : public NoiseSampler {
   std::vector<GaussianNoiseSampler> samplers_;
 };
 
-// The request's LoRAs: its flags, then the prompt's <lora:name:te:unet> (and <lyco:...>) tags
-// in A1111's semantics. Other extra networks (hypernetworks) are refused.
-std::vector<LoraRequest> CollectLoras(const GenerateRequest& r) {
-  std::vector<LoraRequest> out = r.loras;
-  for (const std::string* p : {&r.prompt, &r.negative_prompt}) {
-    for (const text::ExtraNetworkTag& tag : text::ExtractExtraNetworks(*p).tags) {
-      if (tag.kind != "lora" && tag.kind != "lyco")
-        throw Error(Code::kUnsupported, "the prompt uses <" + tag.kind + ":" + tag.name +
-                                            ">: only LoRA/LyCORIS extra networks are supported");
-      if (p == &r.negative_prompt)
-        throw Error(Code::kInvalidArgument, "<" + tag.kind + ":" + tag.name +
-                                                "> in the negative prompt: put LoRA tags in the "
-                                                "prompt (A1111 ignores them there)");
-      text::LoraMultipliers mult = text::ParseLoraMultipliers(tag).ValueOrThrow();
-      out.push_back({tag.name, mult.unet, mult.te});
-    }
-  }
-  return out;
-}
-
-// A LoRA flag or tag names a file, or a name under loras_dir (name.safetensors, also in
-// sub-folders, as A1111 and ComfyUI users organise them).
-std::string ResolveLoraPath(const LoraRequest& l, const std::string& loras_dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_regular_file(l.name_or_path, ec)) return l.name_or_path;
-  if (loras_dir.empty())
-    throw Error(Code::kNotFound, "LoRA '" + l.name_or_path +
-                                     "' is not a file, and no LoRA folder was given: pass "
-                                     "--loras-dir DIR or the LoRA's path");
-  const std::string want = l.name_or_path + ".safetensors";
-  fs::path direct = fs::path(loras_dir) / want;
-  if (fs::is_regular_file(direct, ec)) return direct.string();
-  for (fs::recursive_directory_iterator it(loras_dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    if (it->is_regular_file(ec) && it->path().filename() == fs::path(want).filename())
-      return it->path().string();
-  }
-  throw Error(Code::kNotFound, "LoRA '" + l.name_or_path + "' not found: looked for " + want +
-                                   " in " + loras_dir + " and its sub-folders");
-}
-
 // [N, 3, H, W] in [-1, 1] -> N images of H*W*3 bytes. Truncates like ComfyUI and A1111
 // (255 * clamp((x + 1) / 2, 0, 1) cast to uint8), so PNG bytes match theirs.
 std::vector<GeneratedImage> ToImages(const torch::Tensor& decoded, int64_t first_seed) {
@@ -229,20 +154,9 @@ std::vector<GeneratedImage> ToImages(const torch::Tensor& decoded, int64_t first
 
 }  // namespace
 
-Result<std::pair<torch::Tensor, torch::Tensor>> SdPipeline::EncodePrompts(
-    const std::string& prompt, const std::string& negative, int clip_skip) {
-  std::pair<torch::Tensor, torch::Tensor> out;
-  Status st = CatchAll([&] {
-    Impl& m = *impl_;
-    torch::NoGradGuard no_grad;
-    auto cond_chunks = m.Chunks(prompt);
-    auto uncond_chunks = m.Chunks(negative);
-    text::PadToSameChunkCount(&cond_chunks, &uncond_chunks, *m.tokenizer, m.pad_id);
-    out.first = EncodeChunks(*m.text_encoder, cond_chunks, clip_skip);
-    out.second = EncodeChunks(*m.text_encoder, uncond_chunks, clip_skip);
-  });
-  if (!st.ok()) return st;
-  return out;
+Result<std::pair<Conditioning, Conditioning>> SdPipeline::EncodePrompts(
+    const std::string& prompt, const std::string& negative, const ConditionParams& params) {
+  return impl_->text->Encode(prompt, negative, params);
 }
 
 Result<torch::Tensor> SdPipeline::SampleLatents(const GenerateRequest& request,
@@ -266,35 +180,15 @@ Result<torch::Tensor> SdPipeline::SampleLatents(const GenerateRequest& request,
     // LoRAs patch the weights for this call only; the patcher restores them bit for bit when
     // it goes out of scope, whether sampling ends, fails or is cancelled.
     m.warnings.clear();
-    std::vector<LoraMatch> matches;
-    std::vector<LoraUse> uses;
-    const std::vector<LoraRequest> loras = CollectLoras(r);
-    if (!loras.empty()) {
-      const StateDict unet_params = NamedParameters(*m.unet);
-      const StateDict text_params = NamedParameters(*m.text_encoder);
-      matches.reserve(loras.size());
-      for (const LoraRequest& l : loras) {
-        LoraFile file = LoadLora(ResolveLoraPath(l, r.loras_dir)).ValueOrThrow();
-        matches.push_back(MatchLora(file, unet_params, text_params).ValueOrThrow());
-        const auto& unmatched = matches.back().unmatched_keys;
-        if (!unmatched.empty()) {
-          std::string w = "LoRA '" + l.name_or_path + "': " + std::to_string(unmatched.size()) +
-                          " key(s) match nothing in this model and were not applied:";
-          for (size_t i = 0; i < unmatched.size() && i < 5; ++i) w += " " + unmatched[i];
-          if (unmatched.size() > 5) w += " ...";
-          m.warnings.push_back(w);
-        }
-      }
-      for (size_t i = 0; i < loras.size(); ++i)
-        uses.push_back({&matches[i], loras[i].unet_weight, loras[i].text_encoder_weight});
-    }
     LoraPatcher patcher;
-    if (!uses.empty()) {
-      Status applied = patcher.Apply(uses, m.unet.get(), m.text_encoder.get());
-      if (!applied.ok()) throw Error(applied);
-    }
+    Status applied = ApplyRequestLoras(r, *m.unet, *m.text, patcher, &m.warnings);
+    if (!applied.ok()) throw Error(applied);
 
-    auto [cond, uncond] = EncodePrompts(r.prompt, r.negative_prompt, r.clip_skip).ValueOrThrow();
+    ConditionParams cp;
+    cp.clip_skip = r.clip_skip;
+    cp.width = r.width;
+    cp.height = r.height;
+    auto [cond, uncond] = EncodePrompts(r.prompt, r.negative_prompt, cp).ValueOrThrow();
 
     torch::NoGradGuard no_grad;
     const int lh = r.height / 8, lw = r.width / 8;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/model_files.h"
+#include "engine/pipeline/conditioning.h"
 #include "engine/pipeline/request.h"
 #include "io/infotext.h"
 #include "util/status.h"
@@ -72,11 +73,12 @@ class SdPipeline {
                                               const ProgressFn& progress = nullptr);
 
   // The stages of Txt2Img, for tests and callers that want latents:
-  // the text conditioning [1, 77k, D] of a prompt (padded to the other's chunk count; extra
-  // network tags such as <lora:...> are removed first: applying them is SampleLatents' job) ...
-  Result<std::pair<torch::Tensor, torch::Tensor>> EncodePrompts(const std::string& prompt,
-                                                                const std::string& negative,
-                                                                int clip_skip);
+  // the conditioning of a prompt and its negative (contexts [1, 77k, D] padded to the same
+  // chunk count; extra network tags such as <lora:...> are removed first: applying them is
+  // SampleLatents' job) ...
+  Result<std::pair<Conditioning, Conditioning>> EncodePrompts(const std::string& prompt,
+                                                              const std::string& negative,
+                                                              const ConditionParams& params);
   // ... the sampled latents [batch, 4, H/8, W/8] (unscaled, float32, on the CPU), with the
   // request's LoRAs (flags and prompt tags) applied for this call and removed after it ...
   Result<torch::Tensor> SampleLatents(const GenerateRequest& request,
