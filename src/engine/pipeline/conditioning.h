@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include <string>
+
 namespace easel::engine {
 
 struct Conditioning {
@@ -26,6 +28,9 @@ struct ConditionParams {
   // SDXL refiner: the aesthetic score of the prompt and of the negative prompt.
   double aesthetic_score = 6.0;
   double negative_aesthetic_score = 2.5;
+  // Textual-inversion embeddings: a word of the prompt that is the stem of a file in this
+  // folder (name.safetensors) is replaced by that embedding's vectors. Empty: none.
+  std::string embeddings_dir;
 };
 
 }  // namespace easel::engine
