@@ -3,8 +3,10 @@
 //   unet_step      one UNet forward at batch 2 (one image with CFG), the cost of a step
 //   generate       a whole text-to-image: text encoder (cond + uncond), `steps` Euler steps
 //                  with CFG, VAE decode of the result
-// Usage: easel_bench [--family sd15|sd2] [--device cuda] [--dtype fp16] [-W 512 -H 512]
-//                    [--steps 20] [--runs 5] [--warmup 2]
+//   decode         (--decode) one VAE decode of a W x H image, untiled and tiled, with the
+//                  peak device memory of each (CUDA)
+// Usage: easel_bench [--family sd15|sd2|sdxl] [--device cuda] [--dtype fp16] [-W 512 -H 512]
+//                    [--steps 20] [--runs 5] [--warmup 2] [--batch 1] [--decode]
 // Random weights make the pictures meaningless but the work identical to a real model's.
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -18,6 +20,7 @@
 #include "engine/nets/clip_text.h"
 #include "engine/nets/unet.h"
 #include "engine/nets/vae.h"
+#include "engine/nets/vae_tiled.h"
 #include "engine/pipeline/denoiser.h"
 #include "engine/pipeline/device.h"
 #include "engine/sample/noise.h"
@@ -74,8 +77,12 @@ double PeakGiB(const torch::Device& d, bool reset) {
 int main(int argc, char** argv) {
   CLI::App app{"easel_bench: engine speed on real SD shapes with random weights"};
   std::string family = "sd15", device = "cpu", dtype = "fp32";
-  int width = 512, height = 512, steps = 20, runs = 5, warmup = 2;
-  app.add_option("--family", family, "sd15 or sd2")->capture_default_str();
+  int width = 512, height = 512, steps = 20, runs = 5, warmup = 2, batch = 1;
+  bool decode_only = false;
+  app.add_option("--family", family, "sd15, sd2 or sdxl")->capture_default_str();
+  app.add_option("--batch", batch, "images per generation (the UNet sees 2x with CFG)")
+      ->capture_default_str();
+  app.add_flag("--decode", decode_only, "only time VAE decodes (untiled, tiled) at W x H");
   app.add_option("--device", device)->capture_default_str();
   app.add_option("--dtype", dtype)->capture_default_str();
   app.add_option("-W,--width", width)->capture_default_str();
@@ -92,12 +99,47 @@ int main(int argc, char** argv) {
   }
   const torch::Device dev = place->device;
   const torch::ScalarType dt = place->dtype;
-  const bool sd2 = family == "sd2";
+  if (family != "sd15" && family != "sd2" && family != "sdxl") {
+    std::fprintf(stderr, "easel_bench: --family must be sd15, sd2 or sdxl, got %s\n",
+                 family.c_str());
+    return 2;
+  }
+  const bool sd2 = family == "sd2", sdxl = family == "sdxl";
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
 
+  Vae vae(VaeConfig::FromWeights(testing::LdmVaeShapes({})));
+  vae->eval();
+  vae->to(dev, dt);
+  const int lh = height / 8, lw = width / 8;
+  if (decode_only) {
+    std::printf("easel_bench: VAE decode %dx%d %s %s, torch %s, median of %d runs\n", width,
+                height, device.c_str(), dtype.c_str(), TORCH_VERSION, runs);
+    torch::Tensor z = torch::randn({1, 4, lh, lw}).to(dev, dt);
+    for (bool tiled : {false, true}) {
+      PeakGiB(dev, true);
+      try {
+        double s = MedianSeconds(dev, 1, runs, [&] {
+          if (tiled) {
+            DecodeTiled(*vae, z, VaeTiling{});
+          } else {
+            vae->Decode(z);
+          }
+        });
+        std::printf("decode %-7s %.3f s, peak %.2f GiB\n", tiled ? "tiled" : "untiled", s,
+                    PeakGiB(dev, false));
+      } catch (const std::exception& e) {
+        std::printf("decode %-7s failed: %.200s\n", tiled ? "tiled" : "untiled", e.what());
+      }
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+
   // SD1.5: CLIP-L (768, 12 layers, 12 heads, quick_gelu), UNet 320 x (1,2,4,4), 8 heads.
   // SD2: OpenCLIP-H penultimate (1024, 23 layers, 16 heads, gelu), 64 channels per head.
+  // SDXL: CLIP-L ++ OpenCLIP-bigG (1280, 32 layers, 20 heads, gelu) penultimate -> 2048 context,
+  // UNet 320 x (1,2,4), transformer depth (0, 2, 10), 64 channels per head, label_emb 2816.
   ClipTextConfig tc;
   tc.hidden = sd2 ? 1024 : 768;
   tc.layers = sd2 ? 23 : 12;
@@ -105,15 +147,30 @@ int main(int argc, char** argv) {
   tc.intermediate = 4 * tc.hidden;
   tc.activation = sd2 ? ClipActivation::kGelu : ClipActivation::kQuickGelu;
   ClipTextModel te(tc);
+  ClipTextConfig tc2 = tc;
+  tc2.hidden = 1280;
+  tc2.layers = 32;
+  tc2.heads = 20;
+  tc2.intermediate = 5120;
+  tc2.activation = ClipActivation::kGelu;
+  ClipTextModel te2{nullptr};
+  if (sdxl) te2 = ClipTextModel(tc2);
+  const int64_t context_dim = sdxl ? 2048 : tc.hidden;
   testing::LdmUnetSpec us;
-  us.context = tc.hidden;
-  us.linear = sd2;
-  UNet unet(UNetConfig::FromWeights(testing::LdmUnetShapes(us),
-                                    sd2 ? HeadRule::HeadDim(64) : HeadRule::Heads(8)));
-  Vae vae(VaeConfig::FromWeights(testing::LdmVaeShapes({})));
-  for (torch::nn::Module* m :
-       {static_cast<torch::nn::Module*>(te.get()), static_cast<torch::nn::Module*>(unet.get()),
-        static_cast<torch::nn::Module*>(vae.get())}) {
+  us.context = context_dim;
+  us.linear = sd2 || sdxl;
+  if (sdxl) {
+    us.mult = {1, 2, 4};
+    us.attention = {false, true, true};
+    us.level_depth = {0, 2, 10};
+    us.adm = 2816;
+  }
+  UNet unet(UNetConfig::FromWeights(testing::LdmUnetShapes(us), (sd2 || sdxl)
+                                                                    ? HeadRule::HeadDim(64)
+                                                                    : HeadRule::Heads(8)));
+  std::vector<torch::nn::Module*> modules = {te.get(), unet.get()};
+  if (sdxl) modules.push_back(te2.get());
+  for (torch::nn::Module* m : modules) {
     m->eval();
     m->to(dev, dt);
   }
@@ -121,37 +178,49 @@ int main(int argc, char** argv) {
   // the work, and NaNs can take slow paths on some kernels.
   for (auto& p : unet->parameters()) p.mul_(0.5);
 
-  const int lh = height / 8, lw = width / 8;
-  std::printf("easel_bench: %s %dx%d %s %s, torch %s, median of %d runs after %d warm-up\n",
-              family.c_str(), width, height, device.c_str(), dtype.c_str(), TORCH_VERSION, runs,
-              warmup);
+  std::printf(
+      "easel_bench: %s %dx%d batch %d %s %s, torch %s, median of %d runs after %d warm-up\n",
+      family.c_str(), width, height, batch, device.c_str(), dtype.c_str(), TORCH_VERSION, runs,
+      warmup);
 
-  torch::Tensor x = torch::randn({2, 4, lh, lw}).to(dev, dt);
-  torch::Tensor t = torch::full({2}, 500.0).to(dev, dt);
-  torch::Tensor ctx = torch::randn({2, 77, tc.hidden}).to(dev, dt);
+  const int64_t n2 = 2 * batch;
+  torch::Tensor x = torch::randn({n2, 4, lh, lw}).to(dev, dt);
+  torch::Tensor t = torch::full({n2}, 500.0).to(dev, dt);
+  torch::Tensor ctx = torch::randn({n2, 77, context_dim}).to(dev, dt);
+  torch::Tensor y = sdxl ? torch::randn({n2, 2816}).to(dev, dt) : torch::Tensor();
   PeakGiB(dev, true);
-  double unet_s = MedianSeconds(dev, warmup, runs, [&] { unet->forward(x, t, ctx); });
-  std::printf("unet_step   %.4f s  (batch 2 = 1 image with CFG), peak %.2f GiB\n", unet_s,
-              PeakGiB(dev, false));
+  double unet_s = MedianSeconds(dev, warmup, runs, [&] { unet->forward(x, t, ctx, y); });
+  std::printf("unet_step   %.4f s  (batch %lld = %d image(s) with CFG), peak %.2f GiB\n", unet_s,
+              static_cast<long long>(n2), batch, PeakGiB(dev, false));
 
   torch::Tensor ids = torch::randint(0, 49406, {2, 77}, torch::kLong).to(dev);
   DiscreteSchedule schedule;
   auto generate = [&] {
-    torch::Tensor emb = te->Forward(ids, 1);
-    torch::Tensor cond = emb.slice(0, 0, 1), uncond = emb.slice(0, 1, 2);
+    torch::Tensor emb = te->Forward(ids, sdxl ? 2 : 1);
+    Conditioning cond, uncond;
+    if (sdxl) {
+      emb = torch::cat({emb, te2->Forward(ids, 2)}, -1);
+      cond.y = torch::zeros({1, 2816}).to(dev, dt);
+      uncond.y = cond.y;
+    }
+    cond.context = emb.slice(0, 0, 1);
+    uncond.context = emb.slice(0, 1, 2);
     CfgDenoiser denoiser(*unet, schedule, Prediction::kEps, cond, uncond, 7.0, dt);
     torch::Tensor sigmas = MakeSigmas("normal", schedule, steps);
-    torch::Tensor xt = (InitialNoise(1, 4, lh, lw) * sigmas[0]).to(dev);
-    GaussianNoiseSampler noise(2, {1, 4, lh, lw}, torch::kFloat32, dev);
+    torch::Tensor xt = (InitialNoise(1, 4, lh, lw) * sigmas[0]).expand({batch, -1, -1, -1});
+    xt = xt.contiguous().to(dev);
+    GaussianNoiseSampler noise(2, {batch, 4, lh, lw}, torch::kFloat32, dev);
     torch::Tensor z = Sample("euler", denoiser.AsFn(), xt, sigmas.to(dev), noise);
-    vae->Decode((z / 0.18215).to(dt)).to(torch::kCPU);
+    for (int64_t i = 0; i < batch; ++i)
+      vae->Decode((z.slice(0, i, i + 1) / (sdxl ? 0.13025 : 0.18215)).to(dt)).to(torch::kCPU);
   };
   const int gen_runs = std::max(1, runs / 2);
+  PeakGiB(dev, true);
   double gen_s = MedianSeconds(dev, 1, gen_runs, generate);
   std::printf(
       "generate    %.3f s  (%d steps euler + CFG, text encoder, VAE decode; %.4f s/step "
-      "overall)\n",
-      gen_s, steps, gen_s / steps);
+      "overall), peak %.2f GiB\n",
+      gen_s, steps, gen_s / steps, PeakGiB(dev, false));
   if (dev.is_cuda()) std::fflush(stdout);
   return 0;
 }

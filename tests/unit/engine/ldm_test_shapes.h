@@ -29,7 +29,9 @@ inline void AddNorm(StateDict& d, const std::string& p, int64_t c) {
   AddMeta(d, p + "bias", {c});
 }
 
-// openaimodel.py UNetModel (SD1/SD2 configuration: one attention depth, no label_emb).
+// openaimodel.py UNetModel: SD1/SD2 (one attention depth, no label_emb) and, with
+// level_depth and adm, SDXL (transformer depth per level; the middle block takes the last
+// level's; label_emb for the pooled text + size features).
 struct LdmUnetSpec {
   int64_t model_channels = 320;
   std::vector<int64_t> mult = {1, 2, 4, 4};
@@ -39,6 +41,12 @@ struct LdmUnetSpec {
   int64_t context = 768;
   bool linear = false;
   int64_t in = 4, out = 4;
+  std::vector<int64_t> level_depth;  // per level; empty: `depth` where attention is on
+  int64_t adm = 0;                   // label_emb input features; 0: none
+  int64_t DepthAt(size_t level) const {
+    if (!level_depth.empty()) return level_depth[level];
+    return attention[level] ? depth : 0;
+  }
 };
 
 inline void AddLdmResBlock(StateDict& d, const std::string& p, int64_t in, int64_t out,
@@ -83,6 +91,10 @@ inline StateDict LdmUnetShapes(const LdmUnetSpec& s) {
   const int64_t mc = s.model_channels, emb = 4 * mc;
   AddLinear(d, "time_embed.0.", emb, mc);
   AddLinear(d, "time_embed.2.", emb, emb);
+  if (s.adm > 0) {
+    AddLinear(d, "label_emb.0.0.", emb, s.adm);
+    AddLinear(d, "label_emb.0.2.", emb, emb);
+  }
   AddConv(d, "input_blocks.0.0.", mc, s.in, 3);
   std::vector<int64_t> chans = {mc};
   int64_t ch = mc, idx = 1;
@@ -92,7 +104,8 @@ inline StateDict LdmUnetShapes(const LdmUnetSpec& s) {
       const std::string p = "input_blocks." + std::to_string(idx) + ".";
       AddLdmResBlock(d, p + "0.", ch, s.mult[level] * mc, emb);
       ch = s.mult[level] * mc;
-      if (s.attention[level]) AddLdmTransformer(d, p + "1.", ch, s.context, s.depth, s.linear);
+      if (s.DepthAt(level) > 0)
+        AddLdmTransformer(d, p + "1.", ch, s.context, s.DepthAt(level), s.linear);
       chans.push_back(ch);
     }
     if (level + 1 < levels) {
@@ -101,7 +114,7 @@ inline StateDict LdmUnetShapes(const LdmUnetSpec& s) {
     }
   }
   AddLdmResBlock(d, "middle_block.0.", ch, ch, emb);
-  AddLdmTransformer(d, "middle_block.1.", ch, s.context, s.depth, s.linear);
+  AddLdmTransformer(d, "middle_block.1.", ch, s.context, s.DepthAt(levels - 1), s.linear);
   AddLdmResBlock(d, "middle_block.2.", ch, ch, emb);
   idx = 0;
   for (size_t level = levels; level-- > 0;) {
@@ -110,9 +123,10 @@ inline StateDict LdmUnetShapes(const LdmUnetSpec& s) {
       AddLdmResBlock(d, p + "0.", ch + chans.back(), s.mult[level] * mc, emb);
       chans.pop_back();
       ch = s.mult[level] * mc;
-      if (s.attention[level]) AddLdmTransformer(d, p + "1.", ch, s.context, s.depth, s.linear);
+      if (s.DepthAt(level) > 0)
+        AddLdmTransformer(d, p + "1.", ch, s.context, s.DepthAt(level), s.linear);
       if (level > 0 && r == s.res_blocks) {
-        AddConv(d, p + (s.attention[level] ? "2" : "1") + ".conv.", ch, ch, 3);
+        AddConv(d, p + (s.DepthAt(level) > 0 ? "2" : "1") + ".conv.", ch, ch, 3);
       }
     }
   }
