@@ -8,6 +8,9 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT" /tmp/deps
 for f in .dev/debs/*.deb; do dpkg -x "$f" /tmp/deps; done
 export LD_LIBRARY_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+# cpp-httplib is found through pkg-config: the unpacked pkgconf and .pc files, rebased.
+export PATH=/tmp/deps/usr/bin:$PATH PKG_CONFIG_SYSROOT_DIR=/tmp/deps \
+  PKG_CONFIG_LIBDIR=/tmp/deps/usr/lib/x86_64-linux-gnu/pkgconfig:/tmp/deps/usr/share/pkgconfig
 TORCH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda)' | tee -a "$OUT/gpu.txt"
@@ -47,6 +50,12 @@ for fam in sd15 sd2; do
   build-cuda/easel_bench --family $fam --device cuda --dtype fp16 -W 512 -H 512 --steps 20 \
     --runs 10 --warmup 3 2>&1 | tee "$OUT/bench_$fam.txt"
 done
+for b in 1 2; do
+  build-cuda/easel_bench --family sdxl --device cuda --dtype fp16 -W 1024 -H 1024 --steps 30 \
+    --batch $b --runs 10 --warmup 3 2>&1 | tee "$OUT/bench_sdxl_b$b.txt"
+done
+build-cuda/easel_bench --decode --device cuda --dtype fp16 -W 2048 -H 2048 --runs 3 2>&1 |
+  tee "$OUT/bench_decode_2048.txt"
 build-cuda/easel_bench --family sd15 --device cuda --dtype bf16 -W 512 -H 512 --steps 20 \
   --runs 10 --warmup 3 2>&1 | tee "$OUT/bench_sd15_bf16.txt"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 mkdir -p .git/info .dev/debs
 grep -qx '/.dev/' .git/info/exclude 2>/dev/null || echo '/.dev/' >> .git/info/exclude
 (cd .dev/debs && apt-get download nlohmann-json3-dev libcli11-dev libgtest-dev libpng-dev \
-  libpng16-16 zlib1g-dev libsqlite3-dev libsqlite3-0)
+  libpng16-16 zlib1g-dev libsqlite3-dev libsqlite3-0 libcpp-httplib-dev libcpp-httplib0.11 \
+  libbrotli1 libssl3 libbrotli-dev libssl-dev pkgconf pkgconf-bin libpkgconf3)
 bash tools/fetch_clip_vocab.sh .dev
 du -sh .dev

@@ -114,7 +114,8 @@ inline StateDict LdmUnetShapes(const LdmUnetSpec& s) {
     }
   }
   AddLdmResBlock(d, "middle_block.0.", ch, ch, emb);
-  AddLdmTransformer(d, "middle_block.1.", ch, s.context, s.DepthAt(levels - 1), s.linear);
+  const int64_t middle = s.level_depth.empty() ? s.depth : s.level_depth.back();
+  AddLdmTransformer(d, "middle_block.1.", ch, s.context, middle, s.linear);
   AddLdmResBlock(d, "middle_block.2.", ch, ch, emb);
   idx = 0;
   for (size_t level = levels; level-- > 0;) {
