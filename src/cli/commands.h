@@ -18,5 +18,9 @@ Command AddGenerate(CLI::App& app);
 Command AddInspect(CLI::App& app);
 Command AddPngInfo(CLI::App& app);
 Command AddWorker(CLI::App& app);
+Command AddServe(CLI::App& app);
+Command AddModels(CLI::App& app);   // cmd_models.cpp
+Command AddPresets(CLI::App& app);  // cmd_presets.cpp
+Command AddStyles(CLI::App& app);   // cmd_presets.cpp
 
 }  // namespace easel::cli

@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
       {"inspect", easel::cli::AddInspect(app)},
       {"png-info", easel::cli::AddPngInfo(app)},
       {"worker", easel::cli::AddWorker(app)},
+      {"serve", easel::cli::AddServe(app)},
+      {"models", easel::cli::AddModels(app)},
+      {"presets", easel::cli::AddPresets(app)},
+      {"styles", easel::cli::AddStyles(app)},
   };
   try {
     app.parse(argc, argv);

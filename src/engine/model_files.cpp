@@ -19,6 +19,11 @@ constexpr const char* kUnetPrefix = "model.diffusion_model.";
 constexpr const char* kVaePrefix = "first_stage_model.";
 constexpr const char* kSd1TextPrefix = "cond_stage_model.transformer.";
 constexpr const char* kSd2TextPrefix = "cond_stage_model.model.";
+// SGM (SDXL): base = CLIP-L (HF names) + OpenCLIP-bigG; refiner = OpenCLIP-bigG alone.
+constexpr const char* kSgmClipL = "conditioner.embedders.0.transformer.";
+constexpr const char* kSgmBigG = "conditioner.embedders.1.model.";
+constexpr const char* kSgmRefinerBigG = "conditioner.embedders.0.model.";
+constexpr double kSdxlVaeScale = 0.13025;  // sgm configs: scale_factor 0.13025
 // SD2 conditions on the penultimate OpenCLIP layer: single-file conversion drops the last.
 constexpr int kSd2DroppedLayers = 1;
 
@@ -160,11 +165,11 @@ void CheckLoadable(const Detection& det, const std::string& path) {
     for (const auto& e : det.evidence) why += (why.empty() ? "" : "; ") + e;
     throw Error(Code::kInvalidArgument,
                 "could not tell which model " + path + " is (" + why +
-                    "); Easel loads SD1.x/SD2.x checkpoints and diffusers folders");
+                    "); Easel loads SD1.x, SD2.x and SDXL checkpoints and diffusers folders");
   }
   if (!det.Supported())
     throw Error(Code::kUnsupported, path + ": detected " + library::FamilyName(det.family) +
-                                        "; Easel supports SD1.x/SD2.x for now");
+                                        "; Easel supports SD1.x, SD2.x and SDXL for now");
 }
 
 void RequireComponents(const ModelFiles& f, bool have_vae_override) {
@@ -173,23 +178,61 @@ void RequireComponents(const ModelFiles& f, bool have_vae_override) {
     throw Error(
         Code::kInvalidArgument,
         path + " has no UNet (model.diffusion_model.* or unet/); it is not a complete model");
-  if (f.text_encoder.empty())
+  if (f.IsSdxl()) {
+    const bool refiner = f.det.variant == "refiner";
+    if (f.text_encoder2.empty() || (!refiner && f.text_encoder.empty()))
+      throw Error(Code::kInvalidArgument,
+                  path + " lacks " +
+                      (f.text_encoder2.empty() ? "SDXL's OpenCLIP-bigG text encoder"
+                                               : "SDXL's CLIP-L text encoder") +
+                      " (SGM conditioner.embedders.* or diffusers text_encoder/ + "
+                      "text_encoder_2/); give a full checkpoint");
+  } else if (f.text_encoder.empty()) {
     throw Error(Code::kInvalidArgument,
                 path +
                     " has no text encoder (cond_stage_model.* or text_encoder/); give a full "
                     "checkpoint or a diffusers folder with text_encoder/");
+  }
   if (f.vae.empty() && !have_vae_override)
     throw Error(Code::kInvalidArgument,
                 path + " has no VAE (first_stage_model.* or vae/): give a separate VAE file");
 }
 
-void LoadSingleFile(const std::string& path, ModelFiles* f) {
+// SDXL's OpenCLIP-bigG under `prefix`: the OpenCLIP layout (SGM files), or HF names
+// (text_model.* + text_projection.weight, some converted files).
+StateDict LoadBigG(const std::shared_ptr<const io::SafetensorsFile>& file,
+                   const std::string& prefix) {
+  StateDict raw = LoadSafetensors(file, prefix);
+  if (raw.empty()) return raw;
+  if (raw.count("text_model.embeddings.token_embedding.weight"))
+    return NormalizeHfClipText(raw, /*keep_projection=*/true);
+  return OpenClipToHfWithProjection(raw);
+}
+
+void LoadSingleFile(const std::string& path, const ModelFileOptions& options, ModelFiles* f) {
   auto file = io::SafetensorsFile::Open(path).ValueOrThrow();
   f->det = library::DetectSafetensors(file);
   CheckLoadable(f->det, path);
 
   f->unet = LoadSafetensors(file, kUnetPrefix);
   f->vae = LoadSafetensors(file, kVaePrefix);
+  f->scheduler.prediction = f->det.prediction;
+  if (f->IsSdxl()) {
+    // sgm/configs/inference/sd_xl_{base,refiner}.yaml: num_head_channels 64; CLIP-L pads
+    // with <|endoftext|>, OpenCLIP with 0.
+    f->unet_heads = HeadRule::HeadDim(options.unet_head_dim > 0 ? options.unet_head_dim : 64);
+    f->clip_activation = ClipActivation::kQuickGelu;
+    f->pad_id = 49407;
+    f->pad_id2 = 0;
+    f->vae_scaling_factor = kSdxlVaeScale;
+    if (f->det.variant == "refiner") {
+      f->text_encoder2 = LoadBigG(file, kSgmRefinerBigG);
+    } else {
+      f->text_encoder = NormalizeHfClipText(LoadSafetensors(file, kSgmClipL));
+      f->text_encoder2 = LoadBigG(file, kSgmBigG);
+    }
+    return;
+  }
   const bool sd2 = f->det.family == Family::kSD2;
   if (f->det.text_encoder_layout == "hf_clip") {
     f->text_encoder = NormalizeHfClipText(LoadSafetensors(file, kSd1TextPrefix));
@@ -200,17 +243,19 @@ void LoadSingleFile(const std::string& path, ModelFiles* f) {
   f->unet_heads = sd2 ? HeadRule::HeadDim(64) : HeadRule::Heads(8);
   f->clip_activation = sd2 ? ClipActivation::kGelu : ClipActivation::kQuickGelu;
   f->pad_id = sd2 ? 0 : 49407;
-  f->scheduler.prediction = f->det.prediction;
 }
 
 // The pad token's id: special_tokens_map.json (or tokenizer_config.json) names the token,
 // vocab.json gives its id.
-void ReadTokenizer(const fs::path& dir, ModelFiles* f) {
+void ReadTokenizer(const fs::path& dir, std::string* vocab_path, std::string* merges_path,
+                   int64_t* pad_id) {
   std::error_code ec;
-  if (!fs::is_regular_file(dir / "vocab.json", ec) || !fs::is_regular_file(dir / "merges.txt", ec))
-    return;
-  f->vocab_path = (dir / "vocab.json").string();
-  f->merges_path = (dir / "merges.txt").string();
+  const bool has_vocab =
+      fs::is_regular_file(dir / "vocab.json", ec) && fs::is_regular_file(dir / "merges.txt", ec);
+  if (has_vocab && vocab_path) {
+    *vocab_path = (dir / "vocab.json").string();
+    *merges_path = (dir / "merges.txt").string();
+  }
   std::string pad;
   for (const char* name : {"special_tokens_map.json", "tokenizer_config.json"}) {
     if (!fs::is_regular_file(dir / name, ec)) continue;
@@ -224,12 +269,32 @@ void ReadTokenizer(const fs::path& dir, ModelFiles* f) {
     if (!pad.empty()) break;
   }
   if (pad.empty()) return;
+  if (!has_vocab) {
+    // No vocabulary beside the configs: the standard CLIP vocabulary is used, whose ids for
+    // the two pad tokens SD models use are fixed.
+    if (pad == "!") *pad_id = 0;
+    if (pad == "<|endoftext|>") *pad_id = 49407;
+    return;
+  }
   const nlohmann::json vocab = ReadJsonOrThrow(dir / "vocab.json");
   auto id = vocab.find(pad);
   if (id == vocab.end() || !id->is_number_integer())
     throw Error(Code::kCorrupt, (dir / "vocab.json").string() + " has no id for the pad token '" +
                                     pad + "' its tokenizer config names");
-  f->pad_id = id->get<int64_t>();
+  *pad_id = id->get<int64_t>();
+}
+
+// A diffusers text_encoder*/ folder: weights (HF names) and its config's activation and heads.
+void LoadTextFolder(const fs::path& dir, bool keep_projection, StateDict* weights,
+                    ClipActivation* activation, int64_t* heads) {
+  const fs::path cfg_path = dir / "config.json";
+  const nlohmann::json config = ReadJsonOrThrow(cfg_path);
+  *weights = NormalizeHfClipText(LoadComponent(dir), keep_projection);
+  const std::string act = Get<std::string>(config, "hidden_act", "", cfg_path);
+  if (!act.empty() && activation && !ParseClipActivation(act, activation))
+    throw Error(Code::kUnsupported, cfg_path.string() + ": hidden_act '" + act +
+                                        "' is not one CLIP uses (quick_gelu, gelu)");
+  *heads = Get<int64_t>(config, "num_attention_heads", 0, cfg_path);
 }
 
 void LoadFolder(const std::string& path, ModelFiles* f) {
@@ -244,25 +309,31 @@ void LoadFolder(const std::string& path, ModelFiles* f) {
     f->unet = UnetDiffusersToLdm(LoadComponent(dir / "unet"), config);
     f->unet_heads = UnetHeadRuleFromDiffusers(config);
   }
+  if (f->IsSdxl()) f->vae_scaling_factor = kSdxlVaeScale;  // unless vae/config.json says
   if (fs::is_directory(dir / "vae", ec)) {
     const fs::path cfg_path = dir / "vae" / "config.json";
     const nlohmann::json config = ReadJsonOrThrow(cfg_path);
     f->vae = VaeDiffusersToLdm(LoadComponent(dir / "vae"), config);
-    f->vae_scaling_factor = Get<double>(config, "scaling_factor", 0.18215, cfg_path);
+    f->vae_scaling_factor = Get<double>(config, "scaling_factor", f->vae_scaling_factor, cfg_path);
   }
   f->clip_activation = sd2 ? ClipActivation::kGelu : ClipActivation::kQuickGelu;
-  if (fs::is_directory(dir / "text_encoder", ec)) {
-    const fs::path cfg_path = dir / "text_encoder" / "config.json";
-    const nlohmann::json config = ReadJsonOrThrow(cfg_path);
-    f->text_encoder = NormalizeHfClipText(LoadComponent(dir / "text_encoder"));
-    const std::string act = Get<std::string>(config, "hidden_act", "", cfg_path);
-    if (!act.empty() && !ParseClipActivation(act, &f->clip_activation))
-      throw Error(Code::kUnsupported, cfg_path.string() + ": hidden_act '" + act +
-                                          "' is not one CLIP uses (quick_gelu, gelu)");
-    f->text_heads = Get<int64_t>(config, "num_attention_heads", 0, cfg_path);
-  }
+  if (fs::is_directory(dir / "text_encoder", ec))
+    LoadTextFolder(dir / "text_encoder", false, &f->text_encoder, &f->clip_activation,
+                   &f->text_heads);
   f->pad_id = sd2 ? 0 : 49407;
-  ReadTokenizer(dir / "tokenizer", f);
+  ReadTokenizer(dir / "tokenizer", &f->vocab_path, &f->merges_path, &f->pad_id);
+  if (f->IsSdxl()) {
+    if (fs::is_directory(dir / "text_encoder_2", ec)) {
+      ClipActivation act2 = ClipActivation::kGelu;
+      LoadTextFolder(dir / "text_encoder_2", true, &f->text_encoder2, &act2, &f->text_heads2);
+      if (act2 != ClipActivation::kGelu)
+        throw Error(Code::kUnsupported, path + ": text_encoder_2 should use gelu (OpenCLIP)");
+    }
+    f->pad_id2 = 0;
+    // The refiner has only tokenizer_2; then its vocabulary is the one used.
+    std::string* vocab = f->vocab_path.empty() ? &f->vocab_path : nullptr;
+    ReadTokenizer(dir / "tokenizer_2", vocab, vocab ? &f->merges_path : nullptr, &f->pad_id2);
+  }
 
   const fs::path sched_path = dir / "scheduler" / "scheduler_config.json";
   if (fs::is_regular_file(sched_path, ec)) {
@@ -289,6 +360,10 @@ Result<ClipTextConfig> ModelFiles::TextConfig() const {
   return ClipTextConfig::FromWeights(text_encoder, clip_activation, text_heads);
 }
 
+Result<ClipTextConfig> ModelFiles::TextConfig2() const {
+  return ClipTextConfig::FromWeights(text_encoder2, ClipActivation::kGelu, text_heads2);
+}
+
 Result<ModelFiles> LoadModelFiles(const std::string& model_path, const std::string& vae_path,
                                   const ModelFileOptions& options) {
   ModelFiles f;
@@ -304,18 +379,31 @@ Result<ModelFiles> LoadModelFiles(const std::string& model_path, const std::stri
                         "checkpoint or a diffusers pipeline folder");
       LoadFolder(model_path, &f);
     } else {
-      LoadSingleFile(model_path, &f);
+      LoadSingleFile(model_path, options, &f);
     }
     RequireComponents(f, !vae_path.empty());
     if (!vae_path.empty()) LoadVaeOverride(vae_path, &f);
     CheckVaeFits(f, vae_path.empty() ? model_path : vae_path);
 
-    if (options.text_heads > 0) f.text_heads = options.text_heads;
-    // Validates the text encoder now (and applies the width/64 rule when no config said).
-    Result<ClipTextConfig> tc = f.TextConfig();
-    if (!tc.ok())
-      throw Error(tc.status().code(), model_path + ": text encoder: " + tc.status().message());
-    f.text_heads = tc->heads;
+    if (options.text_heads > 0) f.text_heads = f.text_heads2 = options.text_heads;
+    // Validates the text encoder(s) now (and applies the width/64 rule when no config said).
+    if (!f.text_encoder.empty()) {
+      Result<ClipTextConfig> tc = f.TextConfig();
+      if (!tc.ok())
+        throw Error(tc.status().code(), model_path + ": text encoder: " + tc.status().message());
+      f.text_heads = tc->heads;
+    }
+    if (!f.text_encoder2.empty()) {
+      Result<ClipTextConfig> tc = f.TextConfig2();
+      if (!tc.ok())
+        throw Error(tc.status().code(), model_path + ": text encoder 2: " + tc.status().message());
+      if (tc->projection_dim == 0)
+        throw Error(Code::kInvalidArgument,
+                    model_path + ": SDXL's second text encoder has no text_projection");
+      f.text_heads2 = tc->heads;
+    }
+    if (auto it = f.unet.find("label_emb.0.0.weight"); it != f.unet.end() && it->second.dim() == 2)
+      f.adm_in_channels = it->second.size(1);
   });
   if (!st.ok()) return st;
   return f;

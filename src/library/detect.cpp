@@ -227,8 +227,14 @@ bool ClaimsSdxl(const io::SafetensorsFile& f, std::vector<std::string>* ev) {
                   (u.adm_channels == 2816 ? ": SDXL base" : ": SDXL refiner"));
     return true;
   }
-  if (u.found && u.adm_channels == 0 && HasPrefix(f, "conditioner.embedders.")) {
-    ev->push_back("SGM text encoders under conditioner.embedders: SDXL");
+  if (u.found && HasPrefix(f, "conditioner.embedders.")) {
+    // Tiny or unusual widths: a UNet with SGM text encoders (SD1/SD2 files use
+    // cond_stage_model) is SDXL by structure.
+    ev->push_back("SGM text encoders under conditioner.embedders" +
+                  (u.adm_channels
+                       ? " and a UNet class embedding of width " + std::to_string(u.adm_channels)
+                       : std::string()) +
+                  ": SDXL");
     return true;
   }
   return false;
@@ -266,6 +272,9 @@ std::string ComponentOf(const std::string& name, Family family) {
   const bool dit = family == Family::kSD3 || family == Family::kFlux;
   if (StartsWith(name, kUnetPrefix)) return dit ? "transformer" : "unet";
   if (StartsWith(name, "first_stage_model.") || StartsWith(name, "vae.")) return "vae";
+  // The SDXL refiner's only encoder (conditioner.embedders.0.model.*) is OpenCLIP-bigG, which
+  // diffusers calls text_encoder_2.
+  if (StartsWith(name, "conditioner.embedders.0.model.")) return "text_encoder_2";
   if (StartsWith(name, "cond_stage_model.") || StartsWith(name, "conditioner.embedders.0.") ||
       StartsWith(name, "text_encoders.clip_l."))
     return "text_encoder";
@@ -371,8 +380,17 @@ Prediction UnetPrediction(const std::shared_ptr<const io::SafetensorsFile>& file
   return std_dev > kVHeuristicStd ? Prediction::kV : Prediction::kEps;
 }
 
-std::string VariantFor(Family family, const UnetInfo& u) {
-  if (family == Family::kSDXL && u.adm_channels == 2560) return "refiner";
+// The SDXL refiner: label_emb 2560 (1280 pooled + 5 x 256), or by structure its SGM file
+// holds OpenCLIP-bigG as the only embedder (conditioner.embedders.0.model.*).
+bool IsSdxlRefiner(const io::SafetensorsFile& f, const UnetInfo& u) {
+  if (u.adm_channels == 2560) return true;
+  if (u.adm_channels == 2816) return false;
+  return HasPrefix(f, "conditioner.embedders.0.model.") &&
+         !HasPrefix(f, "conditioner.embedders.1.");
+}
+
+std::string VariantFor(Family family, const UnetInfo& u, const io::SafetensorsFile& f) {
+  if (family == Family::kSDXL && IsSdxlRefiner(f, u)) return "refiner";
   if (u.in_channels == 4) return "base";
   if (u.in_channels == 9) return "inpaint";
   return "in_channels=" + std::to_string(u.in_channels);
@@ -568,7 +586,7 @@ Detection DetectSafetensors(const std::shared_ptr<const io::SafetensorsFile>& fi
     d.prediction = Prediction::kFlow;
     d.evidence.push_back(std::string(FamilyName(d.family)) + " is a flow-matching model");
   } else {
-    d.variant = VariantFor(d.family, u);
+    d.variant = VariantFor(d.family, u, f);
     d.prediction = UnetPrediction(file, u, d.family, &d.evidence);
   }
   return d;

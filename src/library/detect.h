@@ -72,8 +72,10 @@ struct Detection {
 
   bool Has(const std::string& component) const;  // "unet", "vae", "text_encoder" ...
   const ComponentStats* Component(const std::string& name) const;
-  // Easel can generate with it (SD1.x / SD2.x); SDXL, SD3 and Flux are recognised only.
-  bool Supported() const { return family == Family::kSD1 || family == Family::kSD2; }
+  // Easel can generate with it (SD1.x / SD2.x / SDXL); SD3 and Flux are recognised only.
+  bool Supported() const {
+    return family == Family::kSD1 || family == Family::kSD2 || family == Family::kSDXL;
+  }
   nlohmann::json ToJson() const;
 };
 

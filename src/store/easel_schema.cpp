@@ -78,6 +78,62 @@ CREATE VIRTUAL TABLE images_fts USING fts5 (
 );
 )sql";
 
+// Model library (issue 6): one row per model file found by a scan, its tags for filtering,
+// presets (image and LLM stacks as JSON documents), styles, and the opt-in CivitAI cache.
+constexpr const char* kLibraryV3 = R"sql(
+CREATE TABLE models (
+  path TEXT PRIMARY KEY,                  -- absolute
+  root TEXT NOT NULL DEFAULT '',          -- the scanned folder it was found under
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,                     -- checkpoint, diffusion_model, vae, lora ...
+  family TEXT NOT NULL DEFAULT 'unknown', -- SD1, SD2, SDXL, SD3, Flux, unknown
+  size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  sidecar_sig TEXT NOT NULL DEFAULT '',
+  sha256 TEXT NOT NULL DEFAULT '',        -- '' until hashed; valid for this size and mtime
+  autov2 TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',         -- why the file could not be read
+  record_json TEXT NOT NULL DEFAULT '{}', -- the rest of the ModelRecord
+  scanned_ms INTEGER NOT NULL
+);
+CREATE INDEX models_kind ON models (kind, family, name);
+CREATE INDEX models_root ON models (root);
+CREATE INDEX models_sha ON models (sha256);
+CREATE TABLE model_tags (
+  path TEXT NOT NULL REFERENCES models (path) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (path, tag)
+) WITHOUT ROWID;
+CREATE INDEX model_tags_tag ON model_tags (tag);
+-- Folders `easel models scan` walks again when given none.
+CREATE TABLE model_roots (
+  path TEXT PRIMARY KEY,
+  kind TEXT NOT NULL DEFAULT 'unknown',   -- what every file under it is, when known
+  source TEXT NOT NULL DEFAULT '',
+  added_ms INTEGER NOT NULL
+);
+CREATE TABLE presets (
+  name TEXT PRIMARY KEY,
+  type TEXT NOT NULL CHECK (type IN ('image', 'llm')),
+  preset_json TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE styles (
+  name TEXT PRIMARY KEY,
+  prompt TEXT NOT NULL DEFAULT '',
+  negative_prompt TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '',        -- 'user', or the styles.csv it was imported from
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE civitai_cache (
+  sha256 TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,                -- HTTP status of the lookup (404: not on CivitAI)
+  body TEXT NOT NULL DEFAULT '',
+  fetched_ms INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 Schema EaselSchema() {
@@ -87,6 +143,7 @@ Schema EaselSchema() {
   schema.migrations = {
       {1, "jobs and job events", kJobsV1, nullptr},
       {2, "image history and its full-text index", kHistoryV2, nullptr},
+      {3, "model library, presets, styles and the CivitAI cache", kLibraryV3, nullptr},
   };
   return schema;
 }

@@ -1,9 +1,10 @@
-// Easel's database: one SQLite file (<data dir>/easel.db) holding the job queue and the image
-// history, and the ordered list of migrations that builds it.
+// Easel's database: one SQLite file (<data dir>/easel.db) holding the job queue, the image
+// history, the model library, and the ordered list of migrations that builds it.
 //
 // Version history (never edit a released step; add one):
 //   1  jobs, job_events
 //   2  images, image_tags, images_fts (FTS5 over prompt, negative prompt, model, tags)
+//   3  models, model_tags, model_roots, presets, styles, civitai_cache (model library)
 #pragma once
 
 #include <memory>

@@ -5,11 +5,15 @@
 // Inputs are realistic rather than white noise: a smooth synthetic picture (gradients and
 // low-frequency waves), and for decode the latent the untiled encoder makes of it.
 //
-// Tolerances (measured on this fixture, libtorch 1.13 CPU float32, printed by the tests):
-// tiling is NOT exact, because every tile's GroupNorms use that tile's statistics and the mid
-// attention sees only the tile. On this random-weight VAE that error is large (mean ~0.65 on
-// an output of mean |x| 0.75) and equal to diffusers' own tiled_decode/tiled_encode error on
-// the same inputs; the bounds are those reference measurements + 20%, see each constant.
+// Tolerance: the tiled calls run the VAE layer by layer with every convolution reading its
+// halo from the neighbouring tiles, GroupNorm statistics over the whole image and full
+// attention (vae_tiled.h), so they compute the untiled result up to float32 rounding: the
+// GroupNorm statistics are summed in float64 instead of libtorch's float32 kernels and tile
+// convolutions block their GEMMs differently. On this random-weight VAE (outputs up to ~10,
+// ~30 layers) that measures ~1e-5 (printed by the tests); the bound is 1e-4 absolute, 1e-5
+// relative to the output scale per layer compounded. (The earlier blending version, like
+// diffusers' tiled_decode, was off by up to 9.5 here: each tile normalised with its own
+// statistics.)
 #include "engine/nets/vae_tiled.h"
 
 #include <gtest/gtest.h>
@@ -91,24 +95,14 @@ DecodeCase MakeDecodeCase(VaeImpl& vae, int64_t n, int64_t h, int64_t w) {
   return {latent, vae.Decode(latent)};
 }
 
-// Decode tolerance. The fixture VAE has random weights, so a tile's GroupNorm statistics
-// (and its mid attention) differ a lot from the whole image's: decoding one 16x16 tile alone
-// already differs from the same crop of the full decode by 0.75 on average at its centre
-// (diffusers, same model). The errors are therefore large and the same as the reference's
-// own tiling: on this latent, diffusers' AutoencoderKL.tiled_decode (tile 128 px, overlap
-// 0.25) measures max 9.54, mean 0.673 against its untiled decode; ours measured max 9.45, mean
-// 0.651 (untiled max 10.5, mean |x| 0.75). Bounds: ours no worse than diffusers' + 20%.
-// Trained VAEs are far less sensitive (smooth, image-like statistics per tile).
-constexpr double kDecodeMaxTol = 1.2 * 9.54;
-constexpr double kDecodeMeanTol = 1.2 * 0.673;
-// Encode (latent units): diffusers' tiled_encode (tile 128 px, overlap 0.25) on this image
-// measures max 2.22, mean 0.407; ours measured max 2.92, mean 0.407 (untiled max 2.75). Our
-// blend weights reach further into each tile's border than diffusers' crop-and-blend, so the
-// max is a little higher; bounds: mean +20%, max 1.2 x ours.
-constexpr double kEncodeMaxTol = 1.2 * 2.92;
-constexpr double kEncodeMeanTol = 1.2 * 0.407;
-// Seams: no step across a tile edge more than 1.5x the median step around it. Measured:
-// untiled 1.17 (natural variation), blended 1.26 (40x56) and 1.15 (19x23), hard cut 1.75.
+// Tolerances: see the file comment (float32 rounding only; measured values are printed).
+// Decode outputs reach ~10, encode latents ~3.
+constexpr double kDecodeMaxTol = 1e-4;
+constexpr double kDecodeMeanTol = 1e-5;
+constexpr double kEncodeMaxTol = 1e-4;
+constexpr double kEncodeMeanTol = 1e-5;
+// Seams: no step across a tile edge more than 1.5x the median step around it (the untiled
+// picture itself measures 1.17 at these edges).
 constexpr double kSeamTol = 1.5;
 
 TEST(VaeTiledGolden, DecodeMatchesUntiledWithinTolerance) {
@@ -129,21 +123,18 @@ TEST(VaeTiledGolden, DecodeMatchesUntiledWithinTolerance) {
   EXPECT_LE(seam, kSeamTol);
 }
 
-TEST(VaeTiledGolden, HardCutTilesShowSeamsTheBlendRemoves) {
+TEST(VaeTiledGolden, NoSeamsAtTileEdges) {
   torch::NoGradGuard no_grad;
   Vae vae = LoadSd1Vae();
   const DecodeCase c = MakeDecodeCase(*vae, 1, 40, 56);
-  const torch::Tensor hard = DecodeTiled(*vae, c.latent, {16, 0, 512, 64});
-  const torch::Tensor blended = DecodeTiled(*vae, c.latent, {16, 4, 512, 64});
-  const double hard_seam = DecodeSeamScore(hard, 16, 0);
-  const double blended_seam = DecodeSeamScore(blended, 16, 4);
-  const double untiled_seam = DecodeSeamScore(c.untiled, 16, 4);
-  std::printf("[ vae tiled ] seam score: hard cut %.3g, blended %.3g, untiled %.3g\n", hard_seam,
-              blended_seam, untiled_seam);
-  // Measured: hard cut 1.75, blended 1.26. The random fixture's tiles differ mostly in level
-  // and colour over whole areas, so even hard cuts spike only ~1.4x more than the blend.
-  EXPECT_GT(hard_seam, 1.2 * blended_seam);
-  EXPECT_LE(blended_seam, kSeamTol);
+  const torch::Tensor tiled = DecodeTiled(*vae, c.latent, {16, 0, 512, 64});
+  const double tiled_seam = DecodeSeamScore(tiled, 16, 0);
+  const double untiled_seam = DecodeSeamScore(c.untiled, 16, 0);
+  std::printf("[ vae tiled ] seam score at tile edges: tiled %.4g, untiled %.4g\n", tiled_seam,
+              untiled_seam);
+  // The same picture: the score at the tile edges is the untiled picture's own.
+  EXPECT_NEAR(tiled_seam, untiled_seam, 1e-3);
+  EXPECT_LE(tiled_seam, kSeamTol);
 }
 
 TEST(VaeTiledGolden, OddSizesAndBatches) {

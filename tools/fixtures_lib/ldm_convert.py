@@ -105,6 +105,9 @@ def unet_to_ldm(state_dict, config, prefix="model.diffusion_model."):
     m = _Mapper()
     m.add("time_embedding.linear_1.", "time_embed.0.")
     m.add("time_embedding.linear_2.", "time_embed.2.")
+    # SDXL: the size/crop/pooled-text embedding (diffusers add_embedding, LDM label_emb).
+    m.add("add_embedding.linear_1.", "label_emb.0.0.")
+    m.add("add_embedding.linear_2.", "label_emb.0.2.")
     m.add("conv_in.", "input_blocks.0.0.")
     m.add("conv_norm_out.", "out.0.")
     m.add("conv_out.", "out.2.")
@@ -117,9 +120,10 @@ def unet_to_ldm(state_dict, config, prefix="model.diffusion_model."):
         if i < levels - 1:
             m.add(f"down_blocks.{i}.downsamplers.0.conv.", f"input_blocks.{index}.0.op.")
             index += 1
+    mid_attn = any(k.startswith("mid_block.attentions.") for k in state_dict)
     m.add("mid_block.resnets.0.", "middle_block.0.", RESNET_UNET)
     m.add("mid_block.attentions.0.", "middle_block.1.")
-    m.add("mid_block.resnets.1.", "middle_block.2.", RESNET_UNET)
+    m.add("mid_block.resnets.1.", f"middle_block.{2 if mid_attn else 1}.", RESNET_UNET)
     index = 0
     for i in range(levels):
         has_attn = any(k.startswith(f"up_blocks.{i}.attentions.") for k in state_dict)

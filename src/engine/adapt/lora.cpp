@@ -213,26 +213,58 @@ int64_t CrossAttentionDim(const LoraEntry& e) {
   return shape.size() == 2 ? shape[1] : 0;
 }
 
+bool KnownFamily(const std::string& family) {
+  return family.rfind("an unknown family", 0) != 0;
+}
+
+// The family a LoRA was made for, from what it names and its shapes: a second text encoder
+// (kohya lora_te1_/lora_te2_, diffusers text_encoder_2) or the UNet's label_emb means SDXL;
+// else the cross-attention context width (768 / 1024 / 2048); else the text encoder's width;
+// else a file with one text encoder is SD1.x/SD2.x.
 std::string FamilyOfLora(const LoraFile& file) {
-  for (const LoraEntry& e : file.entries)
-    if (e.target == LoraTarget::kTextEncoder2) return "SDXL";
-  for (const LoraEntry& e : file.entries)
-    if (int64_t dim = CrossAttentionDim(e)) return FamilyFromContextDim(dim);
-  // No cross-attention entry: the text encoder's width (CLIP-L 768: SD1, OpenCLIP-H 1024: SD2).
   for (const LoraEntry& e : file.entries) {
-    if (e.target == LoraTarget::kTextEncoder && EndsWith(e.source, "q_proj")) {
+    if (e.target == LoraTarget::kTextEncoder2 || e.file_prefix.rfind("lora_te1_", 0) == 0)
+      return "SDXL";
+    if (e.target == LoraTarget::kUnet && (e.source.find("label_emb") != std::string::npos ||
+                                          e.source.find("add_embedding") != std::string::npos))
+      return "SDXL";
+  }
+  std::string unknown_dim;
+  for (const LoraEntry& e : file.entries) {
+    if (int64_t dim = CrossAttentionDim(e)) {
+      const std::string family = FamilyFromContextDim(dim);
+      if (KnownFamily(family)) return family;
+      unknown_dim = family;
+    }
+  }
+  // No cross-attention entry: the text encoder's width (CLIP-L 768: SD1, OpenCLIP-H 1024: SD2).
+  bool text_encoder = false;
+  for (const LoraEntry& e : file.entries) {
+    if (e.target != LoraTarget::kTextEncoder) continue;
+    text_encoder = true;
+    if (EndsWith(e.source, "q_proj")) {
       const auto shape = DeltaShape(e);
       if (shape.size() == 2 && shape[1] == 768) return "SD1";
       if (shape.size() == 2 && shape[1] == 1024) return "SD2";
     }
   }
-  return "an unknown family";
+  if (text_encoder) return "SD1.x/SD2.x";  // one text encoder, not SDXL's two
+  return unknown_dim.empty() ? "an unknown family" : unknown_dim;
 }
 
-std::string FamilyOfModel(const StateDict& unet) {
+// The model's family from its weights: label_emb or a second text encoder = SDXL; else the
+// cross-attention width; else (tiny or unusual widths) the projection kind, conv proj_in for
+// SD1 and linear for SD2.
+std::string FamilyOfModel(const StateDict& unet, const StateDict& text_encoder2) {
+  if (!text_encoder2.empty() || unet.count("label_emb.0.0.weight")) return "SDXL";
   for (const auto& [key, tensor] : unet) {
-    if (EndsWith(key, "attn2.to_k.weight") && tensor.dim() == 2)
-      return FamilyFromContextDim(tensor.size(1));
+    if (EndsWith(key, "attn2.to_k.weight") && tensor.dim() == 2) {
+      const std::string family = FamilyFromContextDim(tensor.size(1));
+      if (KnownFamily(family)) return family;
+      for (const auto& [k, t] : unet)
+        if (EndsWith(k, ".proj_in.weight")) return t.dim() == 4 ? "SD1" : "SD2";
+      return family;
+    }
   }
   return "an unknown family";
 }
@@ -448,18 +480,22 @@ Result<LoraMatch> MatchLora(const LoraFile& file, const StateDict& unet,
     }
     for (const std::string& key : file.unknown_keys)
       match.unmatched_keys.push_back(key + " (not a LoRA factor Easel knows)");
-    const std::string model_family = FamilyOfModel(unet);
+    const std::string model_family = FamilyOfModel(unet, text_encoder2);
     const std::string lora_family = match.family_guess;
-    if ((mismatched * 2 > resolved && resolved > 0) || cross_attention_differs) {
+    // SDXL and SD1/SD2 share CLIP-L and some UNet shapes, so a LoRA of the other kind can fit
+    // in part: when both families are known and only one is SDXL, it is refused outright.
+    const bool sdxl_mismatch = KnownFamily(lora_family) && KnownFamily(model_family) &&
+                               (lora_family == "SDXL") != (model_family == "SDXL");
+    if ((mismatched * 2 > resolved && resolved > 0) || cross_attention_differs || sdxl_mismatch) {
       throw Error(Code::kInvalidArgument,
                   file.path + ": this LoRA was made for " + lora_family + " but the model is " +
                       model_family + ": " + std::to_string(mismatched) + " of " +
-                      std::to_string(resolved) + " entries have other shapes than the model (" +
-                      NameList(mismatches, 3) + "). Pick a LoRA made for " + model_family + ".");
+                      std::to_string(resolved) + " entries have other shapes than the model" +
+                      (mismatches.empty() ? "" : " (" + NameList(mismatches, 3) + ")") +
+                      ". Pick a LoRA made for " + model_family + ".");
     }
     if (match.applied.empty()) {
-      const bool families_differ =
-          lora_family != model_family && lora_family != "an unknown family";
+      const bool families_differ = lora_family != model_family && KnownFamily(lora_family);
       throw Error(Code::kInvalidArgument,
                   file.path + ": none of its " + std::to_string(file.entries.size()) +
                       " entries names a module of this model" +

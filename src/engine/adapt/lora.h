@@ -89,7 +89,7 @@ struct LoraMatch {
   // for shape mismatches, and the file's keys that are no part of any entry
   // (LoraFile::unknown_keys): reported to the user, never silently dropped.
   std::vector<std::string> unmatched_keys;
-  std::string family_guess;  // the family the LoRA's dims point to: "SD1", "SDXL", ...
+  std::string family_guess;  // the LoRA's family: "SD1", "SD2", "SD1.x/SD2.x", "SDXL", ...
 };
 
 // Resolves `file` against the weights (or named parameters) of a UNet with LDM names and of
@@ -97,7 +97,10 @@ struct LoraMatch {
 // a model that is not there. Fails with kInvalidArgument naming both families when the
 // LoRA's shapes disagree with the model on most of the entries whose names resolve, or on
 // any cross-attention key/value input width (the context dim: 768 SD1, 1024 SD2, 2048
-// SDXL) — a LoRA for another family; also when nothing at all matches. Entries whose shapes
+// SDXL) — a LoRA for another family; also when nothing at all matches, and whenever one
+// side is SDXL and the other SD1/SD2 (told by a second text encoder, label_emb, the context
+// width, or for tiny models the projection kind): CLIP-L and some UNet shapes are shared,
+// so such a LoRA would otherwise apply in part. Entries whose shapes
 // disagree on a LoRA that is otherwise accepted are listed in unmatched_keys with both shapes.
 Result<LoraMatch> MatchLora(const LoraFile& file, const StateDict& unet,
                             const StateDict& text_encoder, const StateDict& text_encoder2 = {});

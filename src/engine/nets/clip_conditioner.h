@@ -27,6 +27,23 @@ torch::Tensor ApplyEmphasis(const torch::Tensor& z, const torch::Tensor& weights
 torch::Tensor EncodeChunks(ClipTextModelImpl& model, const torch::Tensor& ids,
                            const torch::Tensor& weights, int clip_skip);
 
+// SDXL and textual inversion: the chunks' hidden states under `options` (layer, final norm),
+// with emphasis, side by side, and the pooled output of the FIRST chunk (A1111 and ComfyUI
+// both pool the first 77 tokens; emphasis does not touch it). `embeds` [K, 77, D] replaces the
+// token embeddings of `ids` when defined (model.TokenEmbeddings(ids) with rows swapped for
+// embedding vectors). -> context [1, 77K, D], pooled [1, P] (undefined unless options.pooled).
+struct ChunkEncoding {
+  torch::Tensor context;
+  torch::Tensor pooled;
+};
+ChunkEncoding EncodeChunks(ClipTextModelImpl& model, const torch::Tensor& ids,
+                           const torch::Tensor& weights, const torch::Tensor& embeds,
+                           const ClipTextModelImpl::RunOptions& options);
+
+// Chunk token ids [K, 77] int64 and weights [K, 77] float from the prompt parser's chunks.
+void ChunksToTensors(const std::vector<text::TokenChunk>& chunks, torch::Tensor* ids,
+                     torch::Tensor* weights);
+
 // The same from the prompt parser's chunks.
 torch::Tensor EncodeChunks(ClipTextModelImpl& model, const std::vector<text::TokenChunk>& chunks,
                            int clip_skip);

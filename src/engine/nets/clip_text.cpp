@@ -68,14 +68,24 @@ Result<ClipTextConfig> ClipTextConfig::FromWeights(const StateDict& weights,
       throw Error(Code::kInvalidArgument,
                   "CLIP text encoder weights have no encoder.layers.0.*: not a CLIP text model");
     c.intermediate = Need(weights, LayerKey(0, "mlp.fc1.weight"), 2).size(0);
+    if (weights.count("text_projection.weight")) {
+      const auto& proj = Need(weights, "text_projection.weight", 2);  // [P, D]
+      if (proj.size(1) != c.hidden)
+        throw Error(Code::kInvalidArgument,
+                    "CLIP text_projection.weight " + std::to_string(proj.size(0)) + "x" +
+                        std::to_string(proj.size(1)) + " does not take the width " +
+                        std::to_string(c.hidden));
+      c.projection_dim = proj.size(0);
+    }
     c.activation = activation;
     c.heads = heads > 0 ? heads : c.hidden / 64;
     if (c.heads <= 0 || c.hidden % c.heads != 0)
-      throw Error(Code::kInvalidArgument,
-                  "CLIP text width " + std::to_string(c.hidden) + " does not split into " +
-                      (heads > 0 ? std::to_string(heads) + " heads"
-                                 : std::string("heads of 64 (the rule of released models)")) +
-                      ": pass the number of attention heads explicitly (easel generate --text-heads N)");
+      throw Error(
+          Code::kInvalidArgument,
+          "CLIP text width " + std::to_string(c.hidden) + " does not split into " +
+              (heads > 0 ? std::to_string(heads) + " heads"
+                         : std::string("heads of 64 (the rule of released models)")) +
+              ": pass the number of attention heads explicitly (easel generate --text-heads N)");
   });
   if (!st.ok()) return st;
   return c;
@@ -142,43 +152,88 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& config) : config_(con
       register_module("final_layer_norm",
                       torch::nn::LayerNorm(
                           torch::nn::LayerNormOptions({config.hidden}).eps(config.layer_norm_eps)));
+  if (config.projection_dim > 0)
+    text_projection_ = register_module(
+        "text_projection",
+        torch::nn::Linear(
+            torch::nn::LinearOptions(config.hidden, config.projection_dim).bias(false)));
 }
 
-torch::Tensor ClipTextModelImpl::Forward(const torch::Tensor& ids_in, int clip_skip) {
+torch::Tensor ClipTextModelImpl::Forward(const torch::Tensor& ids, int clip_skip) {
+  RunOptions options;
+  options.clip_skip = clip_skip;
+  return ForwardEmbeds(TokenEmbeddings(ids), ids, options).hidden;
+}
+
+torch::Tensor ClipTextModelImpl::TokenEmbeddings(const torch::Tensor& ids_in) {
   if (ids_in.dim() != 2 || ids_in.size(1) > config_.max_positions || ids_in.size(1) == 0)
     throw Error(Code::kInvalidArgument, "CLIP token ids must be [batch, tokens] with 1.." +
                                             std::to_string(config_.max_positions) +
                                             " tokens, got " + std::to_string(ids_in.dim()) +
                                             " dimensions");
+  const torch::Tensor& weight = token_embedding_->weight;
+  return token_embedding_(ids_in.to(weight.device(), torch::kInt64));  // [B, T, D]
+}
+
+ClipTextModelImpl::Outputs ClipTextModelImpl::ForwardEmbeds(const torch::Tensor& embeds,
+                                                            const torch::Tensor& ids_in,
+                                                            const RunOptions& options) {
+  const int clip_skip = options.clip_skip;
   if (clip_skip < 1 || clip_skip > config_.layers)
     throw Error(Code::kInvalidArgument, "clip skip " + std::to_string(clip_skip) +
                                             " is outside 1.." + std::to_string(config_.layers) +
                                             " (the text encoder has " +
                                             std::to_string(config_.layers) + " layers)");
+  if (embeds.dim() != 3 || embeds.size(1) > config_.max_positions ||
+      embeds.size(2) != config_.hidden || ids_in.dim() != 2 || ids_in.size(0) != embeds.size(0) ||
+      ids_in.size(1) != embeds.size(1))
+    throw Error(
+        Code::kInvalidArgument,
+        "CLIP token embeddings must be [batch, tokens <= " + std::to_string(config_.max_positions) +
+            ", " + std::to_string(config_.hidden) + "] with ids [batch, tokens]");
   const torch::Tensor& weight = token_embedding_->weight;
-  torch::Tensor ids = ids_in.to(weight.device(), torch::kInt64);
-  const int64_t t = ids.size(1);
-  torch::Tensor positions = torch::arange(t, ids.options());
+  const int64_t t = embeds.size(1);
+  torch::Tensor positions =
+      torch::arange(t, torch::TensorOptions(weight.device()).dtype(torch::kInt64));
   // x: [B, T, D]
-  torch::Tensor x = token_embedding_(ids) + position_embedding_(positions).unsqueeze(0);
+  torch::Tensor x = embeds.to(weight.device(), weight.scalar_type()) +
+                    position_embedding_(positions).unsqueeze(0);
   // Causal mask [T, T]: token i attends to tokens 0..i.
   torch::Tensor mask =
       torch::full({t, t}, -std::numeric_limits<double>::infinity(), weight.options())
           .triu(/*diagonal=*/1);
-  const int64_t run = config_.layers - clip_skip + 1;
-  for (int64_t i = 0; i < run; ++i) x = layers_[i]->as<ClipEncoderLayerImpl>()->forward(x, mask);
-  return final_layer_norm_(x);
+  const int64_t run = options.pooled ? config_.layers : config_.layers - clip_skip + 1;
+  const int64_t keep = config_.layers - clip_skip + 1;  // the layer whose output is `hidden`
+  Outputs out;
+  for (int64_t i = 0; i < run; ++i) {
+    x = layers_[i]->as<ClipEncoderLayerImpl>()->forward(x, mask);
+    if (i + 1 == keep) out.hidden = options.final_norm ? final_layer_norm_(x) : x;
+  }
+  if (options.pooled) {
+    // The EOS token: the first position of the largest id (eos 49407 is the largest id).
+    const torch::Tensor eos = ids_in.to(weight.device(), torch::kInt64).argmax(/*dim=*/1);  // [B]
+    torch::Tensor last = final_layer_norm_(x);
+    torch::Tensor rows = torch::arange(last.size(0), eos.options());
+    torch::Tensor pooled = last.index({rows, eos});  // [B, D]
+    out.pooled = text_projection_ ? text_projection_(pooled) : pooled;
+  }
+  return out;
 }
 
-StateDict NormalizeHfClipText(const StateDict& hf) {
+StateDict NormalizeHfClipText(const StateDict& hf, bool keep_projection) {
   const std::string prefix = "text_model.";
   bool prefixed = false;
   for (const auto& [k, v] : hf) prefixed = prefixed || StartsWith(k, prefix);
   StateDict out;
   for (const auto& [k, v] : hf) {
+    if (keep_projection && k == "text_projection.weight") {
+      out.emplace(k, v);
+      continue;
+    }
     if (prefixed && !StartsWith(k, prefix)) continue;  // text_projection.weight, logit_scale
     std::string name = prefixed ? k.substr(prefix.size()) : k;
-    if (name == "embeddings.position_ids" || name == "text_projection.weight") continue;
+    if (name == "embeddings.position_ids") continue;
+    if (name == "text_projection.weight" && !keep_projection) continue;
     out.emplace(std::move(name), v);
   }
   return out;
@@ -246,6 +301,17 @@ StateDict OpenClipToHf(const StateDict& oc, int drop_last_layers) {
       out[k] = v;
     }
   }
+  return out;
+}
+
+StateDict OpenClipToHfWithProjection(const StateDict& oc) {
+  auto it = oc.find("text_projection");
+  if (it == oc.end() || it->second.dim() != 2)
+    throw Error(Code::kInvalidArgument,
+                "OpenCLIP text weights have no 2-D text_projection, which SDXL's second text "
+                "encoder needs for its pooled output");
+  StateDict out = OpenClipToHf(oc, /*drop_last_layers=*/0);
+  out["text_projection.weight"] = it->second.t();  // [D, P] -> Linear weight [P, D]
   return out;
 }
 

@@ -1,4 +1,5 @@
-// The CLIP text encoder (OpenAI CLIP-L for SD1.x, OpenCLIP ViT-H for SD2.x) as a libtorch
+// The CLIP text encoder (OpenAI CLIP-L for SD1.x and SDXL, OpenCLIP ViT-H for SD2.x,
+// OpenCLIP ViT-bigG for SDXL's second encoder, with its text_projection) as a libtorch
 // module whose children carry Hugging Face transformers' CLIPTextModel names (without the
 // "text_model." prefix), so loading is a name-for-name copy:
 //   embeddings.token_embedding.weight            [vocab, D]
@@ -7,6 +8,8 @@
 //   encoder.layers.{i}.layer_norm{1,2}.{weight,bias}
 //   encoder.layers.{i}.mlp.fc{1,2}.{weight,bias}
 //   final_layer_norm.{weight,bias}
+//   [text_projection.weight]                    [projection, D], no bias
+//   (CLIPTextModelWithProjection)
 // Pre-norm transformer with a causal mask (Radford et al. 2021, "Learning Transferable
 // Visual Models From Natural Language Supervision"); reference: transformers'
 // models/clip/modeling_clip.py. Not thread-safe: one caller at a time per module.
@@ -44,12 +47,14 @@ struct ClipTextConfig {
   int64_t heads = 12;
   ClipActivation activation = ClipActivation::kQuickGelu;
   double layer_norm_eps = 1e-5;
+  int64_t projection_dim = 0;  // text_projection output width; 0 = no projection (pooled unused)
 
   // Sizes read from HF-named weights (as ClipTextModel names them). `heads` cannot be read
   // from weights: 0 applies the rule of every released model, hidden / 64 (CLIP-L 768 -> 12,
-  // OpenCLIP-H 1024 -> 16); tiny test models pass it explicitly. Fails with kInvalidArgument
-  // naming the missing key or the inconsistent shape, or when hidden is not divisible by
-  // heads (then: pass heads explicitly).
+  // OpenCLIP-H 1024 -> 16, bigG 1280 -> 20); tiny test models pass it explicitly.
+  // projection_dim comes from text_projection.weight when the weights have one. Fails with
+  // kInvalidArgument naming the missing key or the inconsistent shape, or when hidden is not
+  // divisible by heads (then: pass heads explicitly).
   static Result<ClipTextConfig> FromWeights(const StateDict& weights, ClipActivation activation,
                                             int64_t heads = 0);
 };
@@ -101,6 +106,27 @@ class ClipTextModelImpl : public torch::nn::Module {
   // [1, layers] or a bad ids shape. Runs in the module's dtype and device.
   torch::Tensor Forward(const torch::Tensor& ids, int clip_skip = 1);
 
+  // What ForwardEmbeds returns; `pooled` is undefined unless asked for.
+  struct Outputs {
+    torch::Tensor hidden;  // [B, T, D]
+    torch::Tensor pooled;  // [B, projection_dim] (or [B, D] without a projection)
+  };
+  struct RunOptions {
+    int clip_skip = 1;       // hidden = output of layer (layers - clip_skip + 1)
+    bool final_norm = true;  // through final_layer_norm (SD1/SD2); SDXL takes the penultimate
+                             // layer's hidden states without it
+    bool pooled = false;     // also the pooled output: final_layer_norm(last layer) at the EOS
+                             // token (the first position of the largest id, as OpenCLIP and
+                             // SGM find it), through text_projection when the model has one
+  };
+  // The token embeddings of `ids` [B, T] -> [B, T, D] (before position embeddings): callers
+  // may replace rows (textual inversion) and pass them to ForwardEmbeds.
+  torch::Tensor TokenEmbeddings(const torch::Tensor& ids);
+  // Runs the encoder on token embeddings `embeds` [B, T, D]; `ids` [B, T] locate the EOS
+  // token for the pooled output. Throws like Forward.
+  Outputs ForwardEmbeds(const torch::Tensor& embeds, const torch::Tensor& ids,
+                        const RunOptions& options);
+
   const ClipTextConfig& config() const { return config_; }
 
  private:
@@ -108,6 +134,7 @@ class ClipTextModelImpl : public torch::nn::Module {
   torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr};
   torch::nn::ModuleList layers_{nullptr};
   torch::nn::LayerNorm final_layer_norm_{nullptr};
+  torch::nn::Linear text_projection_{nullptr};  // only with projection_dim > 0
 };
 TORCH_MODULE(ClipTextModel);
 
@@ -115,8 +142,9 @@ TORCH_MODULE(ClipTextModel);
 // diffusers text_encoder/ file or an SD1 checkpoint's cond_stage_model.transformer.*) ->
 // the names ClipTextModel loads. Drops what the module does not hold: the int64
 // embeddings.position_ids buffer many SD1 files carry (some with corrupted values: positions
-// are always 0..T-1 here) and text_projection.weight of CLIPTextModelWithProjection.
-StateDict NormalizeHfClipText(const StateDict& hf);
+// are always 0..T-1 here) and, unless keep_projection (SDXL's second encoder, whose pooled
+// output is used), text_projection.weight of CLIPTextModelWithProjection.
+StateDict NormalizeHfClipText(const StateDict& hf, bool keep_projection = false);
 
 // OpenCLIP text-tower weights (SD2 single files, cond_stage_model.model.* with the prefix
 // stripped: token_embedding.weight, positional_embedding, transformer.resblocks.{i}.{ln_1,
@@ -128,5 +156,10 @@ StateDict NormalizeHfClipText(const StateDict& hf);
 // logit_scale are dropped (unused by text-to-image). Throws easel::Error(kInvalidArgument)
 // when a required key is missing or drop_last_layers leaves no layer.
 StateDict OpenClipToHf(const StateDict& openclip, int drop_last_layers);
+
+// SDXL's OpenCLIP-bigG (SGM conditioner.embedders.N.model.*, prefix stripped) -> ClipTextModel
+// names with every layer kept and text_projection [D, P] (x @ P) as text_projection.weight
+// [P, D] (a Linear). Throws like OpenClipToHf, or when text_projection is missing or not 2-D.
+StateDict OpenClipToHfWithProjection(const StateDict& openclip);
 
 }  // namespace easel::engine

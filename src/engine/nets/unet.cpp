@@ -43,9 +43,12 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
   time_embed_ = register_module(
       "time_embed", nn::Sequential(nn::Linear(mc, emb), nn::SiLU(), nn::Linear(emb, emb)));
   if (c.adm_in_channels > 0) {
-    label_emb_ = register_module(
-        "label_emb", nn::Sequential(nn::Sequential(nn::Linear(c.adm_in_channels, emb), nn::SiLU(),
-                                                   nn::Linear(emb, emb))));
+    // label_emb.0.{0,2}: a plain module as name space holding the Sequential under "0".
+    // (Sequential(Sequential(...)) would be the copy constructor: the inner module itself,
+    // named label_emb.{0,2}.)
+    auto outer = register_module("label_emb", std::make_shared<nn::Module>());
+    label_emb_ = outer->register_module(
+        "0", nn::Sequential(nn::Linear(c.adm_in_channels, emb), nn::SiLU(), nn::Linear(emb, emb)));
   }
   auto transformer = [&](int64_t ch, size_t level, int64_t depth) {
     const int64_t heads = c.heads.at(level);

@@ -1,12 +1,14 @@
-// Tiled VAE encode/decode with linear cross-fades, and the decode memory estimate: see
-// vae_tiled.h.
+// Tiled VAE encode/decode computed layer by layer over tiles (exact up to float rounding), and
+// the decode memory estimate: see vae_tiled.h.
 #include "engine/nets/vae_tiled.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <functional>
+#include <array>
 #include <sstream>
+#include <string>
+#include <unordered_map>
 
 #include "engine/device_memory.h"
 #include "engine/torch_compat.h"
@@ -15,6 +17,8 @@
 namespace easel::engine {
 
 namespace {
+
+namespace F = torch::nn::functional;
 
 // See EstimateDecodeBytes in vae_tiled.h for the measurement behind it.
 constexpr double kPeakFactor = 5.0;
@@ -28,64 +32,184 @@ void CheckTiling(int64_t tile, int64_t overlap, const char* what) {
   }
 }
 
-// Blend weights along one axis for the tile starting at starts[i] (grid units), sampled at
-// `scale` output pixels per grid unit: 1 inside, a linear ramp across each overlap with a
-// neighbour (from ~0 at the tile's edge to ~1 where the neighbour ends), none at the image
-// edge. Ramps of two neighbours cover the same pixels and sum to 1 there.
-// -> [tile * scale], float32
-torch::Tensor AxisWeights(const std::vector<int64_t>& starts, size_t i, int64_t tile, int64_t scale,
-                          const torch::TensorOptions& options) {
-  const int64_t n = tile * scale;
-  torch::Tensor pos = torch::arange(n, options).add_(0.5);  // pixel centres
-  torch::Tensor w = torch::ones({n}, options);
-  if (i > 0) {
-    const int64_t ramp = (starts[i - 1] + tile - starts[i]) * scale;  // overlap with previous
-    if (ramp > 0) w = torch::minimum(w, pos / static_cast<double>(ramp));
+// Runs the VAE layer by layer over the whole tensor, each layer tile by tile: the activations
+// between layers live in `store` memory (the host), each tile is computed on the VAE's
+// device. A 3x3 convolution's output tile reads its input tile plus a one-pixel halo from the
+// neighbours (zero only at the image border, as the untiled convolution pads), GroupNorm
+// statistics are summed over all tiles before any tile is normalised, and the mid-block
+// attention attends over all positions in query chunks. So every layer computes what the
+// untiled layer computes, up to float rounding.
+class LayerRunner {
+ public:
+  LayerRunner(VaeImpl& vae, int64_t tile) : tile_(std::max<int64_t>(tile, 8)) {
+    for (const auto& item : vae.named_parameters(/*recurse=*/true))
+      params_.emplace(item.key(), item.value());
+    const torch::Tensor& any = params_.begin()->second;
+    device_ = any.device();
+    dtype_ = any.scalar_type();
   }
-  if (i + 1 < starts.size()) {
-    const int64_t ramp = (starts[i] + tile - starts[i + 1]) * scale;  // overlap with next
-    if (ramp > 0) w = torch::minimum(w, (static_cast<double>(n) - pos) / static_cast<double>(ramp));
+
+  const torch::Tensor& P(const std::string& name) const {
+    auto it = params_.find(name);
+    if (it == params_.end()) throw Error(Code::kInternal, "tiled VAE: no parameter " + name);
+    return it->second;
   }
-  return w;
-}
 
-// Runs `fn` over overlapping tiles of `input` and blends the results. The tiling grid is in
-// latent pixels: the input has in_scale pixels per grid unit, the output out_scale.
-// input: [N, C, h * in_scale, w * in_scale] -> [N, C', h * out_scale, w * out_scale]
-torch::Tensor RunTiled(const torch::Tensor& input, int64_t in_scale, int64_t out_scale,
-                       int64_t tile, int64_t overlap,
-                       const std::function<torch::Tensor(const torch::Tensor&)>& fn) {
-  const int64_t gh = input.size(2) / in_scale, gw = input.size(3) / in_scale;
-  const std::vector<int64_t> ys = TileStarts(gh, tile, overlap);
-  const std::vector<int64_t> xs = TileStarts(gw, tile, overlap);
-  if (ys.size() == 1 && xs.size() == 1) return fn(input);  // one tile: the untiled call
-  const int64_t th = std::min(tile, gh), tw = std::min(tile, gw);
+  // Stored tensors: CPU, the VAE's dtype.
+  torch::Tensor Store(const torch::Tensor& x) const { return x.to(torch::kCPU, dtype_); }
 
-  torch::Tensor sum, weight_sum;  // [N, C', H, W] and [1, 1, H, W], float32
-  torch::ScalarType out_dtype = input.scalar_type();
-  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(input.device());
-  for (size_t yi = 0; yi < ys.size(); ++yi) {
-    const torch::Tensor wy = AxisWeights(ys, yi, th, out_scale, f32);  // [th * out_scale]
-    for (size_t xi = 0; xi < xs.size(); ++xi) {
-      const torch::Tensor wx = AxisWeights(xs, xi, tw, out_scale, f32);  // [tw * out_scale]
-      const torch::Tensor piece = input.slice(2, ys[yi] * in_scale, (ys[yi] + th) * in_scale)
-                                      .slice(3, xs[xi] * in_scale, (xs[xi] + tw) * in_scale);
-      const torch::Tensor out = fn(piece);  // [N, C', th * out_scale, tw * out_scale]
-      if (!sum.defined()) {
-        out_dtype = out.scalar_type();
-        sum = torch::zeros({out.size(0), out.size(1), gh * out_scale, gw * out_scale}, f32);
-        weight_sum = torch::zeros({1, 1, gh * out_scale, gw * out_scale}, f32);
+  // conv2d with explicit zero padding (top, left, bottom, right) and stride; weight
+  // [Cout, Cin, k, k]. x: [N, Cin, H, W] -> [N, Cout, Ho, Wo]
+  torch::Tensor Conv(const torch::Tensor& x, const std::string& name, int64_t stride,
+                     std::array<int64_t, 4> pad) const {
+    const torch::Tensor& w = P(name + ".weight");
+    const torch::Tensor& b = P(name + ".bias");
+    const int64_t k = w.size(2);
+    const int64_t h = x.size(2), wd = x.size(3);
+    const int64_t ho = (h + pad[0] + pad[2] - k) / stride + 1;
+    const int64_t wo = (wd + pad[1] + pad[3] - k) / stride + 1;
+    torch::Tensor out = torch::empty({x.size(0), w.size(0), ho, wo}, x.options());
+    for (int64_t oy = 0; oy < ho; oy += tile_) {
+      const int64_t oy1 = std::min(ho, oy + tile_);
+      for (int64_t ox = 0; ox < wo; ox += tile_) {
+        const int64_t ox1 = std::min(wo, ox + tile_);
+        // Input rows [iy0, iy1) and columns [ix0, ix1) this output tile reads (may leave the
+        // image: those are the zero padding).
+        const int64_t iy0 = oy * stride - pad[0], iy1 = (oy1 - 1) * stride - pad[0] + k;
+        const int64_t ix0 = ox * stride - pad[1], ix1 = (ox1 - 1) * stride - pad[1] + k;
+        torch::Tensor piece = x.slice(2, std::max<int64_t>(iy0, 0), std::min(iy1, h))
+                                  .slice(3, std::max<int64_t>(ix0, 0), std::min(ix1, wd))
+                                  .to(device_);
+        piece = F::pad(
+            piece, F::PadFuncOptions({std::max<int64_t>(0, -ix0), std::max<int64_t>(0, ix1 - wd),
+                                      std::max<int64_t>(0, -iy0), std::max<int64_t>(0, iy1 - h)}));
+        torch::Tensor y = F::conv2d(piece, w, F::Conv2dFuncOptions().bias(b).stride(stride));
+        out.slice(2, oy, oy1).slice(3, ox, ox1).copy_(y);
       }
-      const torch::Tensor w = torch::outer(wy, wx).view({1, 1, wy.size(0), wx.size(0)});
-      const int64_t y0 = ys[yi] * out_scale, x0 = xs[xi] * out_scale;
-      sum.slice(2, y0, y0 + wy.size(0))
-          .slice(3, x0, x0 + wx.size(0))
-          .add_(out.to(torch::kFloat32) * w);
-      weight_sum.slice(2, y0, y0 + wy.size(0)).slice(3, x0, x0 + wx.size(0)).add_(w);
+    }
+    return out;
+  }
+  torch::Tensor Conv3(const torch::Tensor& x, const std::string& name) const {
+    return Conv(x, name, 1, {1, 1, 1, 1});
+  }
+  torch::Tensor Conv1(const torch::Tensor& x, const std::string& name) const {
+    return Conv(x, name, 1, {0, 0, 0, 0});
+  }
+
+  // GroupNorm (32 groups, eps 1e-6: every norm of the SD VAE, vae_blocks.h) with statistics
+  // over the whole tensor (summed in float64 over row bands), then optionally SiLU.
+  torch::Tensor Norm(const torch::Tensor& x, const std::string& name, bool silu) const {
+    constexpr int64_t kGroups = 32;
+    constexpr double kEps = 1e-6;
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2);
+    const int64_t band = std::max<int64_t>(1, tile_ * tile_ / std::max<int64_t>(1, x.size(3)));
+    torch::Tensor sum = torch::zeros({n, kGroups}, torch::kFloat64);
+    torch::Tensor sq = torch::zeros({n, kGroups}, torch::kFloat64);
+    for (int64_t y = 0; y < h; y += band) {
+      // [N, G, C/G * rows * W]
+      torch::Tensor part = x.slice(2, y, std::min(h, y + band))
+                               .to(device_, torch::kFloat64)
+                               .reshape({n, kGroups, c / kGroups, -1});
+      sum += part.sum({2, 3}).cpu();
+      sq += part.pow(2).sum({2, 3}).cpu();
+    }
+    const double count = static_cast<double>(c / kGroups * h * x.size(3));
+    const torch::Tensor mean = sum / count;
+    const torch::Tensor var = (sq / count - mean * mean).clamp_min(0.0);
+    const torch::Tensor rstd = (var + kEps).rsqrt();
+    // per channel: y = x * scale + shift
+    const torch::Tensor gamma = P(name + ".weight").to(torch::kCPU, torch::kFloat64);
+    const torch::Tensor beta = P(name + ".bias").to(torch::kCPU, torch::kFloat64);
+    const torch::Tensor rstd_c = rstd.repeat_interleave(c / kGroups, 1);  // [N, C]
+    const torch::Tensor mean_c = mean.repeat_interleave(c / kGroups, 1);
+    const torch::Tensor scale = (rstd_c * gamma).view({n, c, 1, 1}).to(device_, torch::kFloat32);
+    const torch::Tensor shift =
+        (beta - mean_c * rstd_c * gamma).view({n, c, 1, 1}).to(device_, torch::kFloat32);
+    torch::Tensor out = torch::empty_like(x);
+    for (int64_t y = 0; y < h; y += band) {
+      const int64_t y1 = std::min(h, y + band);
+      torch::Tensor t = x.slice(2, y, y1).to(device_, torch::kFloat32) * scale + shift;
+      if (silu) t = torch::silu(t);
+      out.slice(2, y, y1).copy_(t);
+    }
+    return out;
+  }
+
+  torch::Tensor Resnet(const torch::Tensor& x, const std::string& name) const {
+    torch::Tensor h = Conv3(Norm(x, name + ".norm1", true), name + ".conv1");
+    h = Conv3(Norm(h, name + ".norm2", true), name + ".conv2");
+    const bool shortcut = params_.count(name + ".nin_shortcut.weight") > 0;
+    return (shortcut ? Conv1(x, name + ".nin_shortcut") : x) + h;
+  }
+
+  // Single-head self-attention over all H*W positions, queries in chunks of tile^2.
+  torch::Tensor Attention(const torch::Tensor& x, const std::string& name) const {
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    const torch::Tensor t = Norm(x, name + ".norm", false);
+    auto tokens = [&](const torch::Tensor& m) {  // [N, C, H, W] -> [N, 1, H*W, C]
+      return m.flatten(2).transpose(1, 2).unsqueeze(1);
+    };
+    const torch::Tensor q = tokens(Conv1(t, name + ".q"));
+    const torch::Tensor k = tokens(Conv1(t, name + ".k")).to(device_);
+    const torch::Tensor v = tokens(Conv1(t, name + ".v")).to(device_);
+    const int64_t chunk = std::max<int64_t>(1, tile_ * tile_);
+    torch::Tensor out = torch::empty({n, 1, h * w, c}, x.options());
+    for (int64_t i = 0; i < h * w; i += chunk) {
+      const int64_t i1 = std::min(h * w, i + chunk);
+      out.slice(2, i, i1).copy_(ScaledDotProductAttention(q.slice(2, i, i1).to(device_), k, v));
+    }
+    out = out.squeeze(1).transpose(1, 2).reshape({n, c, h, w});
+    return x + Conv1(out, name + ".proj_out");
+  }
+
+  torch::Tensor Mid(const torch::Tensor& x, const std::string& name) const {
+    return Resnet(Attention(Resnet(x, name + ".block_1"), name + ".attn_1"), name + ".block_2");
+  }
+
+ private:
+  std::unordered_map<std::string, torch::Tensor> params_;
+  torch::Device device_{torch::kCPU};
+  torch::ScalarType dtype_ = torch::kFloat32;
+  int64_t tile_;
+};
+
+// The decoder (vae.cpp's VaeDecoderImpl::forward and VaeImpl::Decode) layer by layer.
+torch::Tensor DecodeByLayers(VaeImpl& vae, const torch::Tensor& latent, int64_t tile) {
+  const VaeConfig& c = vae.config();
+  LayerRunner run(vae, tile);
+  torch::Tensor h = run.Store(latent);
+  if (c.has_quant_conv) h = run.Conv1(h, "post_quant_conv");
+  h = run.Mid(run.Conv3(h, "decoder.conv_in"), "decoder.mid");
+  for (size_t i = c.levels(); i-- > 0;) {
+    const std::string level = "decoder.up." + std::to_string(i);
+    for (int64_t j = 0; j < c.num_res_blocks + 1; ++j)
+      h = run.Resnet(h, level + ".block." + std::to_string(j));
+    if (i > 0) {
+      h = F::interpolate(h, F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{h.size(2) * 2, h.size(3) * 2})
+                                .mode(torch::kNearest));
+      h = run.Conv3(h, level + ".upsample.conv");
     }
   }
-  // Every pixel has weight > 0: interior pixels of some tile weigh 1 in it.
-  return (sum / weight_sum).to(out_dtype);
+  return run.Conv3(run.Norm(h, "decoder.norm_out", true), "decoder.conv_out").to(latent.device());
+}
+
+// The encoder (VaeEncoderImpl::forward and VaeImpl::EncodeParams' mean) layer by layer.
+torch::Tensor EncodeByLayers(VaeImpl& vae, const torch::Tensor& image, int64_t tile) {
+  const VaeConfig& c = vae.config();
+  LayerRunner run(vae, tile);
+  torch::Tensor h = run.Conv3(run.Store(image), "encoder.conv_in");
+  for (size_t i = 0; i < c.levels(); ++i) {
+    const std::string level = "encoder.down." + std::to_string(i);
+    for (int64_t j = 0; j < c.num_res_blocks; ++j)
+      h = run.Resnet(h, level + ".block." + std::to_string(j));
+    // Zero padding right and bottom only, stride 2 (VaeDownsample).
+    if (i + 1 < c.levels()) h = run.Conv(h, level + ".downsample.conv", 2, {0, 0, 1, 1});
+  }
+  h = run.Mid(h, "encoder.mid");
+  h = run.Conv3(run.Norm(h, "encoder.norm_out", true), "encoder.conv_out");
+  if (c.has_quant_conv) h = run.Conv1(h, "quant_conv");
+  return h.slice(1, 0, c.embed_dim).contiguous().to(image.device());
 }
 
 int64_t BytesPerElement(torch::ScalarType dtype) {
@@ -113,8 +237,10 @@ torch::Tensor DecodeTiled(VaeImpl& vae, const torch::Tensor& latent, const VaeTi
     throw Error(Code::kInvalidArgument, msg.str());
   }
   CheckTiling(tiling.tile_latent, tiling.overlap_latent, "decode");
-  return RunTiled(latent, /*in_scale=*/1, /*out_scale=*/c.DownFactor(), tiling.tile_latent,
-                  tiling.overlap_latent, [&](const torch::Tensor& z) { return vae.Decode(z); });
+  if (latent.size(2) <= tiling.tile_latent && latent.size(3) <= tiling.tile_latent)
+    return vae.Decode(latent);  // one tile: the untiled call
+  // Tiles of tile_latent * f pixels at every layer (at full resolution: the decode's tiles).
+  return DecodeByLayers(vae, latent, tiling.tile_latent * c.DownFactor());
 }
 
 torch::Tensor EncodeTiled(VaeImpl& vae, const torch::Tensor& image, const VaeTiling& tiling) {
@@ -130,8 +256,8 @@ torch::Tensor EncodeTiled(VaeImpl& vae, const torch::Tensor& image, const VaeTil
   // Tiles and overlaps in latent pixels, so every tile starts on the VAE's 8-pixel grid.
   const int64_t tile = tiling.tile_pixels / f, overlap = tiling.overlap_pixels / f;
   CheckTiling(tile, overlap, "encode");
-  return RunTiled(image, /*in_scale=*/f, /*out_scale=*/1, tile, overlap,
-                  [&](const torch::Tensor& x) { return vae.Encode(x); });
+  if (image.size(2) <= tile * f && image.size(3) <= tile * f) return vae.Encode(image);
+  return EncodeByLayers(vae, image, tile * f);
 }
 
 int64_t EstimateDecodeBytes(const VaeConfig& c, int64_t height, int64_t width, int64_t batch,

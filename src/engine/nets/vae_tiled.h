@@ -1,12 +1,17 @@
-// Tiled VAE encode and decode: the image (or latent) is cut into overlapping tiles, each
-// tile runs through the VAE on its own, and the results are blended across the overlaps
-// with linear cross-fade weights, so the peak memory is that of one tile and no seams show.
+// Tiled VAE encode and decode for images whose untiled VAE call would not fit in device
+// memory.
 //
-// Not exact: each tile's GroupNorms normalise with that tile's own statistics and the mid
-// attention attends only within the tile, so tiled results differ from the untiled call by
-// an amount that depends on the weights and on how uniform the image is (see
-// tests/golden/vae_tiled_test.cpp for the measured error on the tiny fixture VAE). A1111's
-// "Tiled VAE" shares GroupNorm statistics across tiles in a first pass; Easel does not (yet).
+// Exact, not blended: the VAE runs layer by layer, and each layer tile by tile. Activations
+// between layers are kept in host memory; each tile goes to the VAE's device, where a 3x3
+// convolution reads its tile plus a one-pixel halo from the neighbouring tiles (zeros only at
+// the image border, as the untiled convolution), every GroupNorm first sums its statistics
+// over all tiles (float64) and then normalises each tile with the whole image's statistics
+// (what A1111's multidiffusion Tiled VAE approximates by syncing GroupNorms), and the
+// mid-block attention attends over all positions in chunks of queries. Every output pixel is
+// therefore what the untiled call computes, up to float rounding (measured on the tiny fixture
+// in tests/golden/vae_tiled_test.cpp), and no seams can appear. Device memory is that of one
+// tile (plus the latent-resolution keys and values of the attention); host memory holds about
+// three activations of the widest layer.
 //
 // ShouldTile estimates the untiled decode's peak memory and compares it with what the device
 // has free. Not thread-safe for one VaeImpl (like VaeImpl itself).
@@ -21,11 +26,15 @@
 
 namespace easel::engine {
 
+// Tile sides. A layer is cut into tiles of tile_latent * f (decode) or tile_pixels (encode)
+// pixels at that layer's resolution. The overlaps are only validated (0 <= overlap < tile,
+// kept for callers of the earlier blending version): the exact algorithm reads each tile's
+// halo from its neighbours instead of blending overlaps.
 struct VaeTiling {
   int64_t tile_latent = 64;     // decode: tile side in latent pixels (512 image pixels for SD)
-  int64_t overlap_latent = 16;  // decode: overlap of neighbouring tiles, latent pixels
+  int64_t overlap_latent = 16;  // decode: validated only (see above)
   int64_t tile_pixels = 512;    // encode: tile side in image pixels (rounded down to /8)
-  int64_t overlap_pixels = 64;  // encode: overlap in image pixels (rounded down to /8)
+  int64_t overlap_pixels = 64;  // encode: validated only
 };
 
 // latent: [N, embed_dim, h, w] (unscaled, any h, w) -> [N, out_channels, h f, w f], the shape

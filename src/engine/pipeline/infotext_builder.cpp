@@ -1,5 +1,7 @@
 // MakeInfotext: the A1111 "parameters" text for one generated image, with A1111's display
 // names for samplers and schedulers so A1111/Forge/CivitAI read our PNGs as their own.
+#include <algorithm>
+#include <array>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -80,6 +82,39 @@ io::Infotext MakeInfotext(const GenerateRequest& r, const ModelInfo& model,
   if (r.batch > 1) {
     p.emplace_back("Batch size", std::to_string(r.batch));
     p.emplace_back("Batch pos", std::to_string(seed - r.seed));
+  }
+  // img2img / inpainting, A1111's keys.
+  if (!r.init_image.empty()) {
+    p.emplace_back("Denoising strength", FormatNumber(r.denoising_strength));
+    if (r.resize_mode != 0) p.emplace_back("Resize mode", std::to_string(r.resize_mode));
+    const bool outpainting = r.outpaint != std::array<int, 4>{0, 0, 0, 0};
+    if (!r.mask.empty() || outpainting) {
+      static const char* kFill[] = {"fill", "original", "latent noise", "latent nothing"};
+      p.emplace_back("Mask blur", std::to_string(r.mask_blur));
+      p.emplace_back("Inpaint area", r.inpaint_full_res ? "Only masked" : "Whole picture");
+      if (r.inpaint_full_res)
+        p.emplace_back("Masked area padding", std::to_string(r.inpaint_full_res_padding));
+      p.emplace_back("Masked content", kFill[std::clamp(r.inpainting_fill, 0, 3)]);
+      if (r.inpainting_mask_invert) p.emplace_back("Mask mode", "Inpaint not masked");
+    }
+    if (outpainting)
+      p.emplace_back("Outpaint",
+                     std::to_string(r.outpaint[0]) + "," + std::to_string(r.outpaint[1]) + "," +
+                         std::to_string(r.outpaint[2]) + "," + std::to_string(r.outpaint[3]));
+  }
+  // Hires fix: the first pass's size is "Size" (as A1111 writes it).
+  if (r.enable_hr) {
+    p.emplace_back("Denoising strength", FormatNumber(r.hr_denoising_strength));
+    p.emplace_back("Hires upscale", FormatNumber(r.hr_scale));
+    if (r.hr_second_pass_steps > 0)
+      p.emplace_back("Hires steps", std::to_string(r.hr_second_pass_steps));
+    p.emplace_back("Hires upscaler", r.hr_upscaler);
+  }
+  if (!r.refiner_checkpoint.empty() && r.refiner_switch_at < 1.0) {
+    const std::filesystem::path refiner(r.refiner_checkpoint);
+    p.emplace_back("Refiner", std::filesystem::is_directory(refiner) ? refiner.filename().string()
+                                                                     : refiner.stem().string());
+    p.emplace_back("Refiner switch at", FormatNumber(r.refiner_switch_at));
   }
   p.emplace_back("Version", "easel");
   return info;

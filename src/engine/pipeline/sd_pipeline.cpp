@@ -1,16 +1,21 @@
-// SdPipeline: loading an SD1.x/SD2.x model and running text-to-image (see the header).
+// SdPipeline: loading an SD1.x/SD2.x model and running generations (see the header).
 #include "engine/pipeline/sd_pipeline.h"
 
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "engine/adapt/lora.h"
 #include "engine/model_files.h"
 #include "engine/nets/unet.h"
 #include "engine/nets/vae.h"
+#include "engine/nets/vae_tiled.h"
 #include "engine/pipeline/denoiser.h"
 #include "engine/pipeline/device.h"
+#include "engine/pipeline/edit_denoiser.h"
+#include "engine/pipeline/edit_input.h"
+#include "engine/pipeline/img2img.h"
 #include "engine/pipeline/request_loras.h"
 #include "engine/pipeline/text_conditioner.h"
 #include "engine/sample/model_sampling.h"
@@ -30,7 +35,16 @@ struct SdPipeline::Impl {
   DiscreteSchedule schedule;
   Prediction prediction = Prediction::kEps;
   double vae_scale = 0.18215;
+  ModelFileOptions options;
   std::vector<std::string> warnings;  // of the last call
+  // The refiner of the last request that named one (loaded on first use, kept for the next).
+  std::unique_ptr<SdPipeline> refiner;
+
+  bool UseTiling(int64_t height, int64_t width, const std::string& tiling) const;
+  // latents [N, 4, h, w] scaled -> [N, 3, H, W] in [-1, 1], float32 CPU
+  torch::Tensor Decode(const torch::Tensor& latents, const std::string& tiling);
+  // images [N, 3, H, W] in [-1, 1] -> scaled posterior means [N, 4, H/8, W/8], float32 CPU
+  torch::Tensor Encode(const torch::Tensor& images, const std::string& tiling);
 };
 
 SdPipeline::SdPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -46,6 +60,7 @@ Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(
     const std::string& model_path, const std::string& vae_path, const std::string& device,
     const std::string& dtype, const std::string& prediction, const ModelFileOptions& options) {
   auto impl = std::make_unique<Impl>();
+  impl->options = options;
   Status st = CatchAll([&] {
     Placement place = ResolvePlacement(device, dtype).ValueOrThrow();
     impl->device = place.device;
@@ -154,84 +169,315 @@ std::vector<GeneratedImage> ToImages(const torch::Tensor& decoded, int64_t first
 
 }  // namespace
 
+// VAE calls with the tiling decision (request's vae_tiling: auto | on | off).
+bool SdPipeline::Impl::UseTiling(int64_t height, int64_t width, const std::string& tiling) const {
+  if (tiling == "on") return true;
+  if (tiling == "off") return false;
+  return ShouldTile(height, width, 1, device, kQueryAvailableBytes, vae->config(), dtype);
+}
+
+torch::Tensor SdPipeline::Impl::Decode(const torch::Tensor& latents, const std::string& tiling) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  // One image at a time: the VAE's activations dominate memory at large sizes.
+  for (int64_t i = 0; i < latents.size(0); ++i) {
+    torch::Tensor z = (latents.slice(0, i, i + 1) / vae_scale).to(device, dtype);
+    const int64_t f = vae->config().DownFactor();
+    torch::Tensor out;
+    if (UseTiling(z.size(2) * f, z.size(3) * f, tiling)) {
+      out = DecodeTiled(*vae, z, VaeTiling{});
+    } else {
+      try {
+        out = vae->Decode(z);
+      } catch (const c10::Error& e) {
+        // Out of device memory in "auto": the estimate was optimistic; tile instead.
+        if (tiling != "auto" || std::string(e.what()).find("out of memory") == std::string::npos)
+          throw;
+        out = DecodeTiled(*vae, z, VaeTiling{});
+      }
+    }
+    parts.push_back(out.to(torch::kCPU, torch::kFloat32).clamp(-1.0, 1.0));
+  }
+  return torch::cat(parts, 0);
+}
+
+torch::Tensor SdPipeline::Impl::Encode(const torch::Tensor& images, const std::string& tiling) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < images.size(0); ++i) {
+    torch::Tensor x = images.slice(0, i, i + 1).to(device, dtype);
+    torch::Tensor mean = UseTiling(x.size(2), x.size(3), tiling) ? EncodeTiled(*vae, x, VaeTiling{})
+                                                                 : vae->Encode(x);
+    parts.push_back(mean.to(torch::kCPU, torch::kFloat32) * vae_scale);
+  }
+  return torch::cat(parts, 0);
+}
+
 Result<std::pair<Conditioning, Conditioning>> SdPipeline::EncodePrompts(
     const std::string& prompt, const std::string& negative, const ConditionParams& params) {
   return impl_->text->Encode(prompt, negative, params);
+}
+
+namespace {
+
+// One pass's latent-space inputs besides the noisy start.
+struct PassInputs {
+  torch::Tensor init;    // [B, 4, h, w] scaled init latent; undefined for text-to-image
+  torch::Tensor mask;    // [1, 1, h, w] latent mask (1 = repaint); undefined: no masking
+  torch::Tensor noise;   // [B, 4, h, w] the initial noise (also the masked region's noise)
+  torch::Tensor concat;  // [B, 5, h, w] for 9-channel UNets: mask ++ masked-image latent
+};
+
+}  // namespace
+
+torch::Tensor SdPipeline::SampleWith(const GenerateRequest& request, const EditInput* edit,
+                                     const ProgressFn& progress) {
+  namespace F = torch::nn::functional;
+  Impl& m = *impl_;
+  GenerateRequest r = request;
+  if (r.model_path.empty()) r.model_path = m.info.path;
+  Status v = Validate(r);
+  if (!v.ok()) throw Error(v);
+  if (r.seed < 0) throw Error(Code::kInvalidArgument, "seed must be resolved before sampling");
+  if (!r.init_image.empty() && edit == nullptr)
+    throw Error(Code::kInternal, "SampleWith: an init image but no prepared edit input");
+
+  std::string sampler, scheduler_override;
+  v = ResolveSamplerName(r.sampler, &sampler, &scheduler_override);
+  if (!v.ok()) throw Error(v);
+  const std::string scheduler =
+      ResolveSchedulerName(scheduler_override.empty() ? r.scheduler : scheduler_override)
+          .ValueOrThrow();
+
+  // LoRAs patch the weights for this call only; the patcher restores them bit for bit when
+  // it goes out of scope, whether sampling ends, fails or is cancelled.
+  m.warnings.clear();
+  LoraPatcher patcher;
+  Status applied = ApplyRequestLoras(r, *m.unet, *m.text, patcher, &m.warnings);
+  if (!applied.ok()) throw Error(applied);
+
+  // The refiner (loaded once, then kept while requests name the same file).
+  Impl* refiner = nullptr;
+  if (!r.refiner_checkpoint.empty() && r.refiner_switch_at < 1.0) {
+    if (!m.refiner || m.refiner->info().path != r.refiner_checkpoint) {
+      m.refiner.reset();
+      const char* dtype = m.dtype == torch::kFloat16    ? "fp16"
+                          : m.dtype == torch::kBFloat16 ? "bf16"
+                                                        : "fp32";
+      auto loaded = Load(r.refiner_checkpoint, "", m.device.str(), dtype, "", m.options);
+      if (!loaded.ok()) {
+        // Refiner files often ship without a VAE (the base's decodes the result anyway):
+        // borrow the base model's VAE source.
+        namespace fs = std::filesystem;
+        std::string vae = m.info.vae_path;
+        if (vae.empty()) vae = fs::is_directory(m.info.path) ? m.info.path + "/vae" : m.info.path;
+        auto retry = Load(r.refiner_checkpoint, vae, m.device.str(), dtype, "", m.options);
+        if (retry.ok()) loaded = std::move(retry);
+      }
+      if (!loaded.ok())
+        throw Error(loaded.status().code(), "refiner: " + loaded.status().message());
+      m.refiner = std::move(loaded).ValueOrThrow();
+    }
+    refiner = m.refiner->impl_.get();
+  }
+  for (Impl* model : {&m, refiner}) {
+    if (model == nullptr) continue;
+    const int64_t in = model->unet->config().in_channels;
+    if (in != 4 && in != 9)
+      throw Error(Code::kUnsupported, model->info.name + "'s UNet takes " + std::to_string(in) +
+                                          " input channels: Easel runs 4 (normal) and 9 "
+                                          "(inpainting) channel models");
+  }
+
+  torch::NoGradGuard no_grad;
+  const int64_t width = edit ? edit->width : r.width, height = edit ? edit->height : r.height;
+  const int batch = r.batch;
+
+  // Mask ++ masked-image latent for a 9-channel UNet (diffusers' / A1111's inpainting
+  // conditioning): the binarised mask at latent size (nearest) and the latent of the image
+  // with the masked pixels set to 0 (grey). Without a mask everything counts as masked.
+  auto make_concat = [&](Impl& model, const torch::Tensor& image, const torch::Tensor& mask,
+                         int64_t h, int64_t w) {
+    torch::Tensor px = image.defined() ? image : torch::zeros({1, 3, h * 8, w * 8});
+    torch::Tensor bin =
+        mask.defined() ? mask.ge(0.5).to(torch::kFloat32) : torch::ones({1, 1, h * 8, w * 8});
+    torch::Tensor masked = model.Encode(px * (1.0 - bin), r.vae_tiling);
+    torch::Tensor small = F::interpolate(
+        bin, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kNearest));
+    return torch::cat({small, masked}, 1).expand({batch, -1, -1, -1}).contiguous();
+  };
+
+  int total_steps = 0;
+  int done = 0;
+  auto start = std::chrono::steady_clock::now();
+
+  // Samples sigmas with `model` from x; the noise sampler continues across calls.
+  auto run = [&](Impl& model, const Conditioning& cond, const Conditioning& uncond, torch::Tensor x,
+                 const torch::Tensor& sigmas, const PassInputs& in, NoiseSampler& noise_sampler) {
+    std::unique_ptr<CfgDenoiser> cfg;
+    std::unique_ptr<ConcatCfgDenoiser> concat_cfg;
+    DenoiseFn fn;
+    if (model.unet->config().in_channels == 9) {
+      concat_cfg =
+          std::make_unique<ConcatCfgDenoiser>(*model.unet, model.schedule, model.prediction, cond,
+                                              uncond, r.cfg_scale, model.dtype, in.concat);
+      fn = concat_cfg->AsFn();
+    } else {
+      cfg = std::make_unique<CfgDenoiser>(*model.unet, model.schedule, model.prediction, cond,
+                                          uncond, r.cfg_scale, model.dtype);
+      fn = cfg->AsFn();
+    }
+    std::unique_ptr<MaskedDenoiser> masked;
+    if (in.mask.defined()) {
+      masked = std::make_unique<MaskedDenoiser>(
+          fn, in.mask.to(model.device), in.init.to(model.device), in.noise.to(model.device));
+      fn = masked->AsFn();
+    }
+    StepCallback callback = [&](int, int, const torch::Tensor&, const torch::Tensor& denoised) {
+      ++done;
+      if (!progress) return true;
+      Progress p;
+      p.step = done;
+      p.total = total_steps;
+      p.denoised = denoised;
+      p.seconds_per_step =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / done;
+      return progress(p);
+    };
+    return Sample(sampler, fn, x.to(model.device), sigmas.to(model.device), noise_sampler,
+                  callback);
+  };
+
+  // ---- First pass: text-to-image or img2img at width x height.
+  const int64_t lh = height / 8, lw = width / 8;
+  PassInputs in;
+  in.noise = BatchNoise(static_cast<uint64_t>(r.seed), batch, 4, static_cast<int>(lh),
+                        static_cast<int>(lw));
+  torch::Tensor sigmas = MakeSigmas(scheduler, m.schedule, r.steps);
+  torch::Tensor x;
+  if (edit != nullptr) {
+    torch::Tensor init = m.Encode(edit->image, r.vae_tiling);  // [1, 4, ...]
+    if (edit->latent_resize) init = UpscaleLatent(init, lh, lw, "Latent");
+    in.init = init.expand({batch, -1, -1, -1}).contiguous();
+    if (edit->mask.defined()) {
+      // Area average: the share of each 8x8 cell to repaint.
+      in.mask = F::interpolate(
+          edit->mask,
+          F::InterpolateFuncOptions().size(std::vector<int64_t>{lh, lw}).mode(torch::kArea));
+      if (r.inpainting_fill == 2) in.init = in.init * (1.0 - in.mask) + in.noise * in.mask;
+      if (r.inpainting_fill == 3) in.init = in.init * (1.0 - in.mask);
+    }
+    sigmas = sigmas.slice(0, Img2ImgStartIndex(r.steps, r.denoising_strength));
+    x = in.init + in.noise * sigmas[0];
+  } else {
+    const bool max_denoise = IsMaxDenoise(m.schedule, sigmas[0].item<float>());
+    x = NoiseScaling(sigmas[0], in.noise, torch::zeros_like(in.noise), max_denoise);
+  }
+  if (m.unet->config().in_channels == 9)
+    in.concat = make_concat(m, edit ? edit->image : torch::Tensor(),
+                            edit ? edit->mask : torch::Tensor(), lh, lw);
+
+  const int64_t pass_steps = sigmas.size(0) - 1;
+  const int64_t switch_step =
+      refiner ? RefinerSwitchStep(pass_steps, r.refiner_switch_at) : pass_steps;
+  const int hr_steps = r.hr_second_pass_steps > 0 ? r.hr_second_pass_steps : r.steps;
+  const int64_t hr_start = Img2ImgStartIndex(hr_steps, r.hr_denoising_strength);
+  total_steps = static_cast<int>(pass_steps + (r.enable_hr ? hr_steps - hr_start : 0));
+
+  ConditionParams cp;
+  cp.clip_skip = r.clip_skip;
+  cp.width = static_cast<int>(width);
+  cp.height = static_cast<int>(height);
+  cp.embeddings_dir = r.embeddings_dir;
+  auto [cond, uncond] = EncodePrompts(r.prompt, r.negative_prompt, cp).ValueOrThrow();
+
+  PerImageNoise noise_sampler(r.seed, batch, {1, 4, lh, lw}, m.device);
+  torch::Tensor latent = x;
+  if (switch_step > 0)
+    latent = run(m, cond, uncond, latent, sigmas.slice(0, 0, switch_step + 1), in, noise_sampler);
+  if (switch_step < pass_steps) {
+    // The refiner continues on the remaining sigmas with its own conditioning and UNet.
+    auto [rcond, runcond] = refiner->text->Encode(r.prompt, r.negative_prompt, cp).ValueOrThrow();
+    PassInputs rin = in;
+    if (refiner->unet->config().in_channels == 9)
+      rin.concat = make_concat(*refiner, edit ? edit->image : torch::Tensor(),
+                               edit ? edit->mask : torch::Tensor(), lh, lw);
+    latent =
+        run(*refiner, rcond, runcond, latent, sigmas.slice(0, switch_step), rin, noise_sampler);
+  }
+  latent = latent.to(torch::kCPU, torch::kFloat32);
+  if (!r.enable_hr) return latent;
+
+  // ---- Hires fix: upscale, then img2img at the hires size with the same seed.
+  const int64_t hh = OutputHeight(r), hw = OutputWidth(r);
+  torch::Tensor init2;
+  if (IsLatentUpscaler(r.hr_upscaler)) {
+    init2 = UpscaleLatent(latent, hh / 8, hw / 8, r.hr_upscaler);
+  } else {
+    init2 =
+        m.Encode(UpscaleImage(m.Decode(latent, r.vae_tiling), hh, hw, r.hr_upscaler), r.vae_tiling);
+  }
+  PassInputs hin;
+  hin.noise = BatchNoise(static_cast<uint64_t>(r.seed), batch, 4, static_cast<int>(hh / 8),
+                         static_cast<int>(hw / 8));
+  if (m.unet->config().in_channels == 9)
+    hin.concat = make_concat(m, torch::Tensor(), torch::Tensor(), hh / 8, hw / 8);
+  torch::Tensor sigmas2 = MakeSigmas(scheduler, m.schedule, hr_steps).slice(0, hr_start);
+  cp.width = static_cast<int>(hw);
+  cp.height = static_cast<int>(hh);
+  auto [hcond, huncond] = EncodePrompts(r.prompt, r.negative_prompt, cp).ValueOrThrow();
+  PerImageNoise hr_noise(r.seed, batch, {1, 4, hh / 8, hw / 8}, m.device);
+  return run(m, hcond, huncond, init2 + hin.noise * sigmas2[0], sigmas2, hin, hr_noise)
+      .to(torch::kCPU, torch::kFloat32);
 }
 
 Result<torch::Tensor> SdPipeline::SampleLatents(const GenerateRequest& request,
                                                 const ProgressFn& progress) {
   torch::Tensor latent;
   Status st = CatchAll([&] {
-    Impl& m = *impl_;
-    GenerateRequest r = request;
-    if (r.model_path.empty()) r.model_path = m.info.path;
-    Status v = Validate(r);
-    if (!v.ok()) throw Error(v);
-    if (r.seed < 0) throw Error(Code::kInvalidArgument, "seed must be resolved before sampling");
-
-    std::string sampler, scheduler_override;
-    v = ResolveSamplerName(r.sampler, &sampler, &scheduler_override);
-    if (!v.ok()) throw Error(v);
-    const std::string scheduler =
-        ResolveSchedulerName(scheduler_override.empty() ? r.scheduler : scheduler_override)
-            .ValueOrThrow();
-
-    // LoRAs patch the weights for this call only; the patcher restores them bit for bit when
-    // it goes out of scope, whether sampling ends, fails or is cancelled.
-    m.warnings.clear();
-    LoraPatcher patcher;
-    Status applied = ApplyRequestLoras(r, *m.unet, *m.text, patcher, &m.warnings);
-    if (!applied.ok()) throw Error(applied);
-
-    ConditionParams cp;
-    cp.clip_skip = r.clip_skip;
-    cp.width = r.width;
-    cp.height = r.height;
-    auto [cond, uncond] = EncodePrompts(r.prompt, r.negative_prompt, cp).ValueOrThrow();
-
-    torch::NoGradGuard no_grad;
-    const int lh = r.height / 8, lw = r.width / 8;
-    torch::Tensor noise = BatchNoise(static_cast<uint64_t>(r.seed), r.batch, 4, lh, lw);
-    torch::Tensor sigmas = MakeSigmas(scheduler, m.schedule, r.steps);
-    const bool max_denoise = IsMaxDenoise(m.schedule, sigmas[0].item<float>());
-    torch::Tensor x =
-        NoiseScaling(sigmas[0], noise, torch::zeros_like(noise), max_denoise).to(m.device);
-
-    CfgDenoiser denoiser(*m.unet, m.schedule, m.prediction, cond, uncond, r.cfg_scale, m.dtype);
-    PerImageNoise noise_sampler(r.seed, r.batch, {1, 4, lh, lw}, m.device);
-
-    auto start = std::chrono::steady_clock::now();
-    StepCallback callback = [&](int i, int total, const torch::Tensor&,
-                                const torch::Tensor& denoised) {
-      if (!progress) return true;
-      Progress p;
-      p.step = i + 1;
-      p.total = total;
-      p.denoised = denoised;
-      p.seconds_per_step =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / p.step;
-      return progress(p);
-    };
-    latent = Sample(sampler, denoiser.AsFn(), x, sigmas.to(m.device), noise_sampler, callback)
-                 .to(torch::kCPU, torch::kFloat32);
+    EditInput edit;
+    if (!request.init_image.empty()) edit = PrepareEdit(request).ValueOrThrow();
+    latent = SampleWith(request, request.init_image.empty() ? nullptr : &edit, progress);
   });
   if (!st.ok()) return st;
   return latent;
 }
 
-Result<torch::Tensor> SdPipeline::DecodeLatents(const torch::Tensor& latents) {
+Result<torch::Tensor> SdPipeline::DecodeLatents(const torch::Tensor& latents,
+                                                const std::string& vae_tiling) {
   torch::Tensor images;
+  Status st = CatchAll([&] { images = impl_->Decode(latents, vae_tiling); });
+  if (!st.ok()) return st;
+  return images;
+}
+
+Result<torch::Tensor> SdPipeline::EncodeImages(const torch::Tensor& images,
+                                               const std::string& vae_tiling) {
+  torch::Tensor latents;
   Status st = CatchAll([&] {
-    Impl& m = *impl_;
-    torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> parts;
-    // One image at a time: the VAE's activations dominate memory at large sizes.
-    for (int64_t i = 0; i < latents.size(0); ++i) {
-      torch::Tensor z = (latents.slice(0, i, i + 1) / m.vae_scale).to(m.device, m.dtype);
-      parts.push_back(m.vae->Decode(z).to(torch::kCPU, torch::kFloat32).clamp(-1.0, 1.0));
-    }
-    images = torch::cat(parts, 0);
+    const int64_t f = impl_->vae->config().DownFactor();
+    if (images.dim() != 4 || images.size(1) != 3 || images.size(2) % f || images.size(3) % f)
+      throw Error(Code::kInvalidArgument,
+                  "EncodeImages: expected [N, 3, H, W] with H and W "
+                  "multiples of " +
+                      std::to_string(f));
+    latents = impl_->Encode(images, vae_tiling);
+  });
+  if (!st.ok()) return st;
+  return latents;
+}
+
+Result<std::vector<GeneratedImage>> SdPipeline::Generate(const GenerateRequest& request,
+                                                         const ProgressFn& progress) {
+  std::vector<GeneratedImage> images;
+  Status st = CatchAll([&] {
+    const bool editing = !request.init_image.empty();
+    EditInput edit;
+    if (editing) edit = PrepareEdit(request).ValueOrThrow();
+    torch::Tensor latents = SampleWith(request, editing ? &edit : nullptr, progress);
+    torch::Tensor decoded = impl_->Decode(latents, request.vae_tiling);
+    if (editing) decoded = PasteBack(edit, decoded);
+    images = ToImages(decoded, request.seed);
   });
   if (!st.ok()) return st;
   return images;
@@ -239,11 +485,7 @@ Result<torch::Tensor> SdPipeline::DecodeLatents(const torch::Tensor& latents) {
 
 Result<std::vector<GeneratedImage>> SdPipeline::Txt2Img(const GenerateRequest& request,
                                                         const ProgressFn& progress) {
-  auto latents = SampleLatents(request, progress);
-  if (!latents.ok()) return latents.status();
-  auto decoded = DecodeLatents(*latents);
-  if (!decoded.ok()) return decoded.status();
-  return ToImages(*decoded, request.seed);
+  return Generate(request, progress);
 }
 
 }  // namespace easel::engine

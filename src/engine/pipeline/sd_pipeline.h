@@ -1,11 +1,21 @@
 // SdPipeline: a loaded SD1.x/SD2.x model (tokenizer, text encoder, UNet, VAE, noise
-// schedule) and text-to-image generation with it.
+// schedule) and generation with it.
 //
 // Load() reads a checkpoint (single file or diffusers folder, optional VAE override), detects
 // the family from the weights, and places the modules on the requested device and dtype.
-// Txt2Img() runs one request: prompt parsing (A1111 syntax), CFG sampling with the chosen
-// sampler/scheduler from ComfyUI-seeded noise, VAE decode. Image i of a batch uses seed+i and
-// equals the single image generated with that seed.
+// Generate() (= Txt2Img()) runs one request: prompt parsing (A1111 syntax), CFG sampling with
+// the chosen sampler/scheduler from ComfyUI-seeded noise, VAE decode. Image i of a batch uses
+// seed+i and equals the single image generated with that seed. With an init image it is
+// img2img / inpainting / outpainting (edit_input.h, img2img.h): the init image is encoded to
+// the VAE's posterior MEAN (deterministic, ComfyUI's choice; SD VAEs' posterior std is ~1e-3
+// of the latent scale, so A1111's sample differs by little more than noise), noised to the
+// strength's sigma with the request's seed, and masked requests keep the unmasked latent at
+// every step (MaskedDenoiser); 9-channel inpainting UNets also get mask ++ masked-image latent.
+// The hires fix adds an upscale and a second img2img pass; a refiner checkpoint
+// (request.refiner_checkpoint, loaded on first use and kept) takes over the first pass at
+// step round(switch_at * steps) with its own conditioning, the noise sampler continuing.
+// VAE calls tile (vae_tiled.h) when request.vae_tiling says so or, for "auto", when the
+// untiled decode would not fit in the device's free memory.
 //
 // Thread-safety: one caller at a time per pipeline (it owns the modules' device memory).
 #pragma once
@@ -25,6 +35,8 @@
 #include "util/status.h"
 
 namespace easel::engine {
+
+struct EditInput;  // edit_input.h
 
 struct GeneratedImage {
   int width = 0;
@@ -69,6 +81,9 @@ class SdPipeline {
 
   // `request.seed` must be resolved (>= 0). Model, VAE, device and dtype fields are ignored:
   // they were fixed by Load().
+  Result<std::vector<GeneratedImage>> Generate(const GenerateRequest& request,
+                                               const ProgressFn& progress = nullptr);
+  // The same call (its historical name).
   Result<std::vector<GeneratedImage>> Txt2Img(const GenerateRequest& request,
                                               const ProgressFn& progress = nullptr);
 
@@ -79,16 +94,28 @@ class SdPipeline {
   Result<std::pair<Conditioning, Conditioning>> EncodePrompts(const std::string& prompt,
                                                               const std::string& negative,
                                                               const ConditionParams& params);
-  // ... the sampled latents [batch, 4, H/8, W/8] (unscaled, float32, on the CPU), with the
-  // request's LoRAs (flags and prompt tags) applied for this call and removed after it ...
+  // ... the sampled latents [batch, 4, H/8, W/8] (in the UNet's scaled units, float32, on
+  // the CPU; H, W the sampling size: hires and outpainting included, "only masked" the crop),
+  // with the request's LoRAs (flags and prompt tags) applied for this call and removed
+  // after it ...
   Result<torch::Tensor> SampleLatents(const GenerateRequest& request,
                                       const ProgressFn& progress = nullptr);
-  // ... and their decode [N, 3, H, W] in [-1, 1] (clamped, float32, on the CPU).
-  Result<torch::Tensor> DecodeLatents(const torch::Tensor& latents);
+  // ... and their decode [N, 3, H, W] in [-1, 1] (clamped, float32, on the CPU);
+  // vae_tiling: auto | on | off.
+  Result<torch::Tensor> DecodeLatents(const torch::Tensor& latents,
+                                      const std::string& vae_tiling = "auto");
+  // images [N, 3, H, W] in [-1, 1] (H, W multiples of 8) -> posterior means times the
+  // scaling factor [N, 4, H/8, W/8] (float32, CPU): the latents SampleLatents works in.
+  Result<torch::Tensor> EncodeImages(const torch::Tensor& images,
+                                     const std::string& vae_tiling = "auto");
 
  private:
   struct Impl;
   explicit SdPipeline(std::unique_ptr<Impl> impl);
+  // The sampling of Generate/SampleLatents; `edit` is the prepared init image (null for
+  // text-to-image). Throws easel::Error.
+  torch::Tensor SampleWith(const GenerateRequest& request, const EditInput* edit,
+                           const ProgressFn& progress);
   std::unique_ptr<Impl> impl_;
 };
 

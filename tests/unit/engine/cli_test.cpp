@@ -109,8 +109,8 @@ TEST(Cli, BadInputsAreClearErrorsWithExitCodes) {
   const std::string truncated = dir.Write(
       "truncated.safetensors", ReadBytes(EASEL_FIXTURES_DIR "/sd1.safetensors").substr(0, 100000));
   const std::string pickle = dir.Write("model.ckpt", std::string("PK\x03\x04", 4) + "junk");
-  const std::string sdxl = dir.File("sdxl.safetensors");
-  testing::WriteZeroSafetensors(sdxl, testing::SdxlCheckpoint());
+  const std::string sd3 = dir.File("sd3.safetensors");
+  testing::WriteZeroSafetensors(sd3, testing::Sd3Checkpoint());
 
   const BadCase cases[] = {
       {"width not multiple of 8", gen + "-p cat -W 65 -H 64" + out, 2, "multiple of 8"},
@@ -130,8 +130,8 @@ TEST(Cli, BadInputsAreClearErrorsWithExitCodes) {
       {"pickle", "generate -q --model " + Q(pickle) + " -p x -W 64 -H 64" + out, 4, "pickle"},
       {"truncated", "generate -q --model " + Q(truncated) + " -p x -W 64 -H 64" + out, 4,
        "truncated"},
-      {"unsupported family", "generate -q --model " + Q(sdxl) + " -p x -W 64 -H 64" + out, 4,
-       "SDXL"},
+      {"unsupported family", "generate -q --model " + Q(sd3) + " -p x -W 64 -H 64" + out, 4,
+       "SD3"},
       {"missing lora", gen + "-p 'cat <lora:x:1>' -W 64 -H 64" + out, 3, "LoRA 'x'"},
       {"corrupt lora", gen + "-p cat --lora " + Q(truncated) + " -W 64 -H 64" + out, 4,
        "truncated"},

@@ -142,13 +142,14 @@ TEST(Detect, ComponentsCountParametersAndDtypes) {
   EXPECT_TRUE(j["evidence"].is_array());
 }
 
-TEST(Detect, SdxlSd3FluxAreRecognisedButNotSupported) {
+TEST(Detect, Sd3FluxAreRecognisedButNotSupported) {
   for (const Case& c : Cases()) {
     if (c.family != Family::kSDXL && c.family != Family::kSD3 && c.family != Family::kFlux)
       continue;
     Detection d = DetectSafetensors(Write(c));
-    EXPECT_FALSE(d.Supported()) << c.name;
-    EXPECT_EQ(d.ToJson()["supported"], false);
+    const bool sdxl = c.family == Family::kSDXL;  // supported since Engine II
+    EXPECT_EQ(d.Supported(), sdxl) << c.name;
+    EXPECT_EQ(d.ToJson()["supported"], sdxl);
   }
 }
 

@@ -198,9 +198,9 @@ TEST(ModelFiles, MissingComponentsAndWrongFilesAreExplained) {
   st = status(write("vae.safetensors", LdmVae("")));
   EXPECT_NE(st.message().find("is a VAE file"), std::string::npos) << st.message();
 
-  st = status(write("sdxl.safetensors", SdxlCheckpoint()));
+  st = status(write("sd3.safetensors", Sd3Checkpoint()));
   EXPECT_EQ(st.code(), Code::kUnsupported);
-  EXPECT_NE(st.message().find("detected SDXL; Easel supports SD1.x/SD2.x for now"),
+  EXPECT_NE(st.message().find("detected SD3; Easel supports SD1.x, SD2.x and SDXL for now"),
             std::string::npos)
       << st.message();
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <string>
 
 #include "engine/pipeline/preview.h"
@@ -62,9 +63,9 @@ TEST(RequestJson, ReadsA1111FieldNames) {
   EXPECT_EQ(r->dtype, "bf16");
   EXPECT_EQ(r->prediction, "v");
   EXPECT_EQ(r->text_heads, 2);
-  // And back: every field, the same names.
+  // And back: every field given, the same names and values (plus the defaults of the rest).
   json back = RequestToJson(*r);
-  EXPECT_EQ(back, j);
+  for (const auto& [key, value] : j.items()) EXPECT_EQ(back[key], value) << key;
 }
 
 TEST(RequestJson, MissingFieldsAndNullsKeepTheDefaults) {
@@ -130,6 +131,110 @@ TEST(RequestJson, ValidatesLimitsAfterParsing) {
   j["steps"] = 0;
   EXPECT_NE(ErrorOf(j).find("steps 0 is out of range"), std::string::npos);
   EXPECT_NE(ErrorOf(json::object()).find("no model given"), std::string::npos);
+}
+
+TEST(RequestJson, EditHiresRefinerAndLoraFieldsRoundTrip) {
+  json j = Minimal();
+  j.update({{"init_image", "/in/a.png"},
+            {"mask", "/in/m.png"},
+            {"denoising_strength", 0.55},
+            {"resize_mode", 2},
+            {"mask_blur", 8},
+            {"inpaint_full_res", 1},
+            {"inpaint_full_res_padding", 48},
+            {"inpainting_fill", 2},
+            {"inpainting_mask_invert", 1},
+            {"refiner_checkpoint", "/m/refiner.safetensors"},
+            {"refiner_switch_at", 0.7},
+            {"vae_tiling", "on"},
+            {"embeddings_dir", "/emb"},
+            {"loras_dir", "/loras"},
+            {"loras", json::array({{{"name", "a"}, {"weight", 0.8}},
+                                   {{"name", "b"}, {"weight", 1.0}, {"te_weight", 0.5}}})}});
+  auto r = RequestFromJson(j);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->init_image, "/in/a.png");
+  EXPECT_EQ(r->mask, "/in/m.png");
+  EXPECT_EQ(r->denoising_strength, 0.55);
+  EXPECT_EQ(r->resize_mode, 2);
+  EXPECT_EQ(r->mask_blur, 8);
+  EXPECT_TRUE(r->inpaint_full_res);
+  EXPECT_EQ(r->inpaint_full_res_padding, 48);
+  EXPECT_EQ(r->inpainting_fill, 2);
+  EXPECT_EQ(r->inpainting_mask_invert, 1);
+  EXPECT_EQ(r->refiner_checkpoint, "/m/refiner.safetensors");
+  EXPECT_EQ(r->refiner_switch_at, 0.7);
+  EXPECT_EQ(r->vae_tiling, "on");
+  EXPECT_EQ(r->embeddings_dir, "/emb");
+  EXPECT_EQ(r->loras_dir, "/loras");
+  ASSERT_EQ(r->loras.size(), 2u);
+  EXPECT_EQ(r->loras[0].name_or_path, "a");
+  EXPECT_EQ(r->loras[0].unet_weight, 0.8);
+  EXPECT_EQ(r->loras[0].text_encoder_weight, 0.8);  // te_weight defaults to weight
+  EXPECT_EQ(r->loras[1].text_encoder_weight, 0.5);
+  json back = RequestToJson(*r);
+  EXPECT_EQ(back["inpaint_full_res"], true);
+  auto again = RequestFromJson(back);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(RequestToJson(*again), back);
+
+  json hr = Minimal();
+  hr.update({{"enable_hr", true},
+             {"hr_scale", 1.5},
+             {"hr_second_pass_steps", 10},
+             {"hr_upscaler", "Latent (nearest-exact)"},
+             {"hr_denoising_strength", 0.4},
+             {"outpaint", json::array({0, 0, 0, 0})}});
+  auto h = RequestFromJson(hr);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_TRUE(h->enable_hr);
+  EXPECT_EQ(h->hr_scale, 1.5);
+  EXPECT_EQ(h->hr_second_pass_steps, 10);
+  EXPECT_EQ(h->hr_upscaler, "Latent (nearest-exact)");
+  EXPECT_EQ(h->hr_denoising_strength, 0.4);
+  EXPECT_EQ(RequestToJson(*RequestFromJson(RequestToJson(*h))), RequestToJson(*h));
+
+  json out = Minimal();
+  out.update({{"init_image", "/a.png"}, {"outpaint", json::array({8, 16, 0, 64})}});
+  auto o = RequestFromJson(out);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->outpaint, (std::array<int, 4>{8, 16, 0, 64}));
+}
+
+TEST(RequestJson, EditFieldsAreValidatedWithClearMessages) {
+  auto with = [](json extra) {
+    json j = Minimal();
+    j.update(extra);
+    return j;
+  };
+  const json img = {{"init_image", "/a.png"}};
+  EXPECT_NE(ErrorOf(with({{"denoising_strength", 1.5}})).find("denoising strength"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"mask", "/m.png"}})).find("needs an init image"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"outpaint", json::array({8, 0, 0, 0})}})).find("init image"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"outpaint", json::array({8, 0})}})).find("4 integers"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"outpaint", json::array({-8, 0, 0, 0})}})).find("outpaint"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"resize_mode", 4}})).find("resize mode 4"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"inpainting_fill", 7}})).find("latent nothing"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"mask_blur", -1}})).find("mask blur"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"inpaint_full_res", "yes"}})).find("true or false"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"hr_scale", 8.0}})).find("hires scale"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"hr_upscaler", "ESRGAN"}})).find("Lanczos"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"enable_hr", true}, {"init_image", "/a.png"}})).find("text-to-image"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"enable_hr", true}, {"hr_scale", 4.0}, {"width", 2048}})).find("4096"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"refiner_switch_at", 0.0}})).find("switch-at"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"vae_tiling", "maybe"}})).find("auto, on or off"), std::string::npos);
+  EXPECT_NE(ErrorOf(with({{"loras", json::array({{{"name", "a"}, {"strength", 1}}})}}))
+                .find("name, weight, te_weight"),
+            std::string::npos);
+  json ok = with(img);
+  ok["outpaint"] = json::array({2048, 2048, 0, 0});
+  EXPECT_NE(ErrorOf(ok).find("4096"), std::string::npos);
 }
 
 TEST(Preview, Base64MatchesRfc4648Vectors) {
