@@ -2,6 +2,7 @@
 #include "library/civitai.h"
 
 #include <chrono>
+#include <cstdint>
 #include <thread>
 
 #include "library/sidecars.h"

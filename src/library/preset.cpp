@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <cstdint>
 #include <filesystem>
 #include <set>
 #include <type_traits>

@@ -10,6 +10,7 @@
 // Thread-safety: plain values and free functions.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>

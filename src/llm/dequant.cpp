@@ -1,6 +1,7 @@
 // ggml block dequantisation. See dequant.h.
 #include "llm/dequant.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 

@@ -1,6 +1,8 @@
 // The ggml type table. See ggml_types.h.
 #include "llm/ggml_types.h"
 
+#include <cstdint>
+
 namespace easel::llm {
 namespace {
 

@@ -2,6 +2,7 @@
 #include "llm/json_constraint.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace easel::llm {
 

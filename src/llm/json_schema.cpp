@@ -1,6 +1,7 @@
 // JSON-schema subset parsing and validation. See json_schema.h.
 #include "llm/json_schema.h"
 
+#include <cstdint>
 #include <set>
 
 namespace easel::llm {

@@ -12,6 +12,7 @@
 // Values: immutable after parsing; share freely.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>

@@ -1,6 +1,8 @@
 // Llama-family hyper-parameters from GGUF metadata. See llama_config.h.
 #include "llm/llama_config.h"
 
+#include <cstdint>
+
 namespace easel::llm {
 
 Result<LlamaConfig> LlamaConfigFromGguf(const GgufFile& file) {

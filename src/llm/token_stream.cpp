@@ -2,6 +2,7 @@
 #include "llm/token_stream.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace easel::llm {
 

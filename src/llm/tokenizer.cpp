@@ -2,6 +2,7 @@
 #include "llm/tokenizer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <queue>
 

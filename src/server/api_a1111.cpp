@@ -4,6 +4,7 @@
 // like any other, and the call waits for its end. Fields Easel has no use for (restore_faces,
 // tiling, scripts ...) are accepted and ignored, as A1111's pydantic models ignore unknown
 // ones; fields it knows are checked like the native API's.
+#include <cstdint>
 #include <ctime>
 
 #include "io/infotext.h"

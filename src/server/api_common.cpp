@@ -1,4 +1,5 @@
 // Pieces the API layers share: settings, JSON bodies, stored images, SSE framing (api.h).
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 

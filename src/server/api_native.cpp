@@ -2,6 +2,7 @@
 // history search, models, health and stats.
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>

@@ -2,6 +2,7 @@
 // OpenAI-shaped answers and errors, so that OpenAI SDKs pointed at base_url=<server>/v1 work.
 // A model id that is not one of ours but one of OpenAI's image models (dall-e-2, dall-e-3,
 // gpt-image-1) means "the default model", so unchanged clients work too.
+#include <cstdint>
 #include <ctime>
 
 #include "server/api.h"

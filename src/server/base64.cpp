@@ -3,6 +3,7 @@
 #include "server/base64.h"
 
 #include <array>
+#include <cstdint>
 
 namespace easel::server {
 namespace {

@@ -2,6 +2,7 @@
 #include "server/event_hub.h"
 
 #include <chrono>
+#include <cstdint>
 
 namespace easel::server {
 

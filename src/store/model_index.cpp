@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include "store/easel_schema.h"
 #include "store/guarded.h"

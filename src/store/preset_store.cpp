@@ -2,6 +2,7 @@
 #include "store/preset_store.h"
 
 #include <chrono>
+#include <cstdint>
 
 #include "store/easel_schema.h"
 #include "store/guarded.h"

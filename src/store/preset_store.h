@@ -5,6 +5,7 @@
 // Concurrency: one connection per object, guarded by a mutex (calls run one at a time).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>

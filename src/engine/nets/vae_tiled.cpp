@@ -142,7 +142,9 @@ class LayerRunner {
     return (shortcut ? Conv1(x, name + ".nin_shortcut") : x) + h;
   }
 
-  // Single-head self-attention over all H*W positions, queries in chunks of tile^2.
+  // Single-head self-attention over all H*W positions, queries in chunks of kQueryChunk: the
+  // scores of one chunk are kQueryChunk * H*W values (128 MiB in fp16 for a 2048^2 image's
+  // 256^2 latent), never the full [H*W, H*W] matrix.
   torch::Tensor Attention(const torch::Tensor& x, const std::string& name) const {
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     const torch::Tensor t = Norm(x, name + ".norm", false);
@@ -152,7 +154,8 @@ class LayerRunner {
     const torch::Tensor q = tokens(Conv1(t, name + ".q"));
     const torch::Tensor k = tokens(Conv1(t, name + ".k")).to(device_);
     const torch::Tensor v = tokens(Conv1(t, name + ".v")).to(device_);
-    const int64_t chunk = std::max<int64_t>(1, tile_ * tile_);
+    constexpr int64_t kQueryChunk = 1024;
+    const int64_t chunk = kQueryChunk;
     torch::Tensor out = torch::empty({n, 1, h * w, c}, x.options());
     for (int64_t i = 0; i < h * w; i += chunk) {
       const int64_t i1 = std::min(h * w, i + chunk);
