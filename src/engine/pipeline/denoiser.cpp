@@ -8,8 +8,8 @@
 namespace easel::engine {
 
 CfgDenoiser::CfgDenoiser(UNetImpl& unet, const DiscreteSchedule& schedule, Prediction prediction,
-                         const Conditioning& cond, const Conditioning& uncond,
-                         double cfg_scale, torch::ScalarType dtype)
+                         const Conditioning& cond, const Conditioning& uncond, double cfg_scale,
+                         torch::ScalarType dtype, const torch::Tensor& concat)
     : unet_(unet),
       schedule_(schedule),
       prediction_(prediction),
@@ -22,11 +22,17 @@ CfgDenoiser::CfgDenoiser(UNetImpl& unet, const DiscreteSchedule& schedule, Predi
   }
   if (cond_.y.defined() != uncond_.y.defined())
     throw Error(Code::kInternal, "CfgDenoiser: cond and uncond disagree on y");
+  if (concat.defined()) concat_ = concat.to(device, torch::kFloat32);
 }
 
 torch::Tensor CfgDenoiser::operator()(const torch::Tensor& x, const torch::Tensor& sigma) const {
   const int64_t n = x.size(0);
   torch::Tensor x_in = CalculateInput(sigma, x);
+  if (concat_.defined()) {
+    if (concat_.size(0) != n || concat_.size(2) != x.size(2) || concat_.size(3) != x.size(3))
+      throw Error(Code::kInternal, "CfgDenoiser: the concat input does not match x");
+    x_in = torch::cat({x_in, concat_}, 1);  // [N, C + extra, h, w]
+  }
   // ComfyUI: the UNet sees the nearest discrete timestep of sigma.
   torch::Tensor t = schedule_.Timestep(sigma).to(x.device(), torch::kFloat32).reshape({-1});
   if (t.size(0) == 1) t = t.expand({n});

@@ -4,6 +4,10 @@
 // One UNet call per step evaluates cond and uncond together as a batch of 2N; with cfg == 1
 // the uncond half is skipped (the same result, half the work).
 //
+// UNets with extra input channels (SD inpainting models: in_channels 9 = noisy latent ++ mask ++
+// masked-image latent) get `concat` appended AFTER the 1/sqrt(sigma^2 + 1) input scaling,
+// unscaled (diffusers' StableDiffusionInpaintPipeline and ComfyUI's concat conditioning).
+//
 // x and the returned x0 are float32 (the samplers' precision); the UNet runs in `dtype` on the
 // UNet's device. Not thread-safe; holds references to the UNet and schedule it was given.
 #pragma once
@@ -21,10 +25,11 @@ class UNetImpl;
 class CfgDenoiser {
  public:
   // cond, uncond: contexts [1, L, D] of equal L (see PadToSameChunkCount) and, for UNets
-  // with label_emb (SDXL), y [1, adm].
+  // with label_emb (SDXL), y [1, adm]. concat: [N, in_channels - C, h, w] appended to every
+  // model input (N = the batch sampled), or undefined.
   CfgDenoiser(UNetImpl& unet, const DiscreteSchedule& schedule, Prediction prediction,
               const Conditioning& cond, const Conditioning& uncond, double cfg_scale,
-              torch::ScalarType dtype);
+              torch::ScalarType dtype, const torch::Tensor& concat = {});
 
   // x: [N, C, h, w] float32, sigma: 0-dim or [N] -> x0: [N, C, h, w] float32.
   torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& sigma) const;
@@ -39,6 +44,7 @@ class CfgDenoiser {
   Conditioning cond_, uncond_;
   double cfg_scale_;
   torch::ScalarType dtype_;
+  torch::Tensor concat_;
 };
 
 }  // namespace easel::engine

@@ -314,19 +314,10 @@ torch::Tensor SdPipeline::SampleWith(const GenerateRequest& request, const EditI
   // Samples sigmas with `model` from x; the noise sampler continues across calls.
   auto run = [&](Impl& model, const Conditioning& cond, const Conditioning& uncond, torch::Tensor x,
                  const torch::Tensor& sigmas, const PassInputs& in, NoiseSampler& noise_sampler) {
-    std::unique_ptr<CfgDenoiser> cfg;
-    std::unique_ptr<ConcatCfgDenoiser> concat_cfg;
-    DenoiseFn fn;
-    if (model.unet->config().in_channels == 9) {
-      concat_cfg =
-          std::make_unique<ConcatCfgDenoiser>(*model.unet, model.schedule, model.prediction, cond,
-                                              uncond, r.cfg_scale, model.dtype, in.concat);
-      fn = concat_cfg->AsFn();
-    } else {
-      cfg = std::make_unique<CfgDenoiser>(*model.unet, model.schedule, model.prediction, cond,
-                                          uncond, r.cfg_scale, model.dtype);
-      fn = cfg->AsFn();
-    }
+    const bool concat = model.unet->config().in_channels == 9;
+    CfgDenoiser cfg(*model.unet, model.schedule, model.prediction, cond, uncond, r.cfg_scale,
+                    model.dtype, concat ? in.concat : torch::Tensor());
+    DenoiseFn fn = cfg.AsFn();
     std::unique_ptr<MaskedDenoiser> masked;
     if (in.mask.defined()) {
       masked = std::make_unique<MaskedDenoiser>(
