@@ -14,31 +14,14 @@
 #include "../core/io_temp_dir.h"
 #include "io/png.h"
 #include "test_paths.h"
+#include "unit/engine/cli_run.h"
 
 namespace easel {
 namespace {
 
-struct EditRun {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
-
-EditRun Easel(const std::string& args) {
-  const std::string cmd = std::string(EASEL_BINARY_DIR "/easel ") + args + " 2>&1";
-  EditRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string Q(const std::string& s) {
-  return "'" + s + "'";
-}
+using testing::CliRun;
+using testing::Easel;
+using testing::Q;
 
 const std::string kModel = EASEL_FIXTURES_DIR "/sd1";
 const std::string kInit = EASEL_FIXTURES_DIR "/golden/edit_init.png";
@@ -102,13 +85,13 @@ TEST(CliEdit, EditFlagsWriteTheExpectedImagesAndParameters) {
   for (const GoodCase& c : cases) {
     const std::string out = dir.File("out.png");
     std::filesystem::remove(out);
-    EditRun r = Easel(Gen(out, c.flags));
+    CliRun r = Easel(Gen(out, c.flags));
     ASSERT_EQ(r.code, 0) << c.name << ": " << r.out;
     auto png = io::ReadPng(out);
     ASSERT_TRUE(png.ok()) << c.name;
     EXPECT_EQ(png->width, c.width) << c.name;
     EXPECT_EQ(png->height, c.height) << c.name;
-    EditRun info = Easel("png-info " + Q(out));
+    CliRun info = Easel("png-info " + Q(out));
     for (const std::string& s : c.infotext)
       EXPECT_NE(info.out.find(s), std::string::npos) << c.name << ": no '" << s << "' in\n"
                                                      << info.out;
@@ -153,7 +136,7 @@ TEST(CliEdit, BadValuesAreOneClearLine) {
   };
   for (const BadCase& c : cases) {
     const std::string out = dir.File("x.png");
-    EditRun r = Easel(Gen(out, c.flags));
+    CliRun r = Easel(Gen(out, c.flags));
     EXPECT_EQ(r.code, c.code) << c.name << ": " << r.out;
     EXPECT_NE(r.out.find(c.message), std::string::npos) << c.name << ": " << r.out;
     EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << c.name;

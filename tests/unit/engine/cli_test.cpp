@@ -14,32 +14,14 @@
 #include "detect_synthetic.h"
 #include "io/png.h"
 #include "test_paths.h"
+#include "unit/engine/cli_run.h"
 
 namespace easel {
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-// Runs `build/easel ARGS` through the shell (arguments are quoted by the caller).
-CliRun Easel(const std::string& args) {
-  const std::string cmd = std::string(EASEL_BINARY_DIR "/easel ") + args + " 2>&1";
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string Q(const std::string& s) {
-  return "'" + s + "'";
-}
+using testing::CliRun;
+using testing::Easel;
+using testing::Q;
 
 std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -130,8 +112,7 @@ TEST(Cli, BadInputsAreClearErrorsWithExitCodes) {
       {"pickle", "generate -q --model " + Q(pickle) + " -p x -W 64 -H 64" + out, 4, "pickle"},
       {"truncated", "generate -q --model " + Q(truncated) + " -p x -W 64 -H 64" + out, 4,
        "truncated"},
-      {"unsupported family", "generate -q --model " + Q(sd3) + " -p x -W 64 -H 64" + out, 4,
-       "SD3"},
+      {"unsupported family", "generate -q --model " + Q(sd3) + " -p x -W 64 -H 64" + out, 4, "SD3"},
       {"missing lora", gen + "-p 'cat <lora:x:1>' -W 64 -H 64" + out, 3, "LoRA 'x'"},
       {"corrupt lora", gen + "-p cat --lora " + Q(truncated) + " -W 64 -H 64" + out, 4,
        "truncated"},
