@@ -178,6 +178,20 @@ void HttpServer::Stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
+// Paths served without the API key: the health probe, and the web UI's static files (every
+// GET outside the API prefixes is a file of web/dist: public code, no user data), so that a
+// browser can load the page and then ask for the key.
+static bool PublicPath(const std::string& method, const std::string& path) {
+  if (method != "GET" && method != "HEAD") return false;
+  if (path == "/api/v1/health") return true;
+  for (const char* prefix : {"/api", "/sdapi", "/v1"}) {
+    const std::string p(prefix);
+    if (path.compare(0, p.size(), p) == 0 && (path.size() == p.size() || path[p.size()] == '/'))
+      return false;
+  }
+  return true;
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
                                                       http::Router router) {
   auto impl = std::make_unique<Impl>();
@@ -211,7 +225,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
       res.status = 204;
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (!self->options.api_key.empty() && !(req.method == "GET" && req.path == "/api/v1/health")) {
+    if (!self->options.api_key.empty() && !PublicPath(req.method, req.path)) {
       http::Request r;
       for (const auto& [k, v] : req.headers) r.headers.emplace(Lower(k), v);
       if (!RequestCarriesKey(r, self->options.api_key)) {

@@ -115,6 +115,14 @@ TEST(ServerHttp, RequiresTheKeyWhenSet) {
   const std::string basic = "Basic " + Base64Encode("user:s3cret-key");
   EXPECT_EQ(c.Get("/api/v1/echo/x", {{"Authorization", basic}})->status, 200);
   EXPECT_EQ(c.Get("/api/v1/health")->status, 200);  // health needs no key
+  // The web UI's files (any GET outside /api, /sdapi, /v1) need no key, so a browser can load
+  // the page and then ask for it; every API prefix, and writes anywhere, still do.
+  EXPECT_NE(c.Get("/")->status, 401);
+  EXPECT_NE(c.Get("/assets/index.js")->status, 401);
+  EXPECT_NE(c.Get("/apiary.html")->status, 401);  // only whole path segments are API prefixes
+  for (const char* path : {"/api", "/api/v2/x", "/sdapi/v1/options", "/v1", "/v1/models"})
+    EXPECT_EQ(c.Get(path)->status, 401) << path;
+  EXPECT_EQ(c.Post("/index.html", "{}", "application/json")->status, 401);
 }
 
 TEST(ServerHttp, CorsOnlyForListedOrigins) {
