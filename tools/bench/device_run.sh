@@ -6,7 +6,8 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT" /tmp/deps
-for f in .dev/debs/*.deb; do dpkg -x "$f" /tmp/deps; done
+for f in .dev/debs/*.deb; do [[ -f $f ]] && dpkg -x "$f" /tmp/deps; done
+[[ -f .dev/deps.tar.xz ]] && tar -C /tmp/deps -xJf .dev/deps.tar.xz
 export LD_LIBRARY_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 # cpp-httplib is found through pkg-config: the unpacked pkgconf and .pc files, rebased.
 export PATH=/tmp/deps/usr/bin:$PATH PKG_CONFIG_SYSROOT_DIR=/tmp/deps \

@@ -5,8 +5,15 @@
 //                  with CFG, VAE decode of the result
 //   decode         (--decode) one VAE decode of a W x H image, untiled and tiled, with the
 //                  peak device memory of each (CUDA)
+//   --model DIR    the real pipeline (SdPipeline) on a model folder or file: load time, time
+//                  from load to the first image, whole-image time (prompt encode, Euler steps
+//                  with CFG, VAE decode, copy to the host), per-step time (from runs of
+//                  `steps` and of 1 step), VAE decode time, peak device memory; --out PREFIX
+//                  writes the latents and decoded images as raw float32, --json FILE one record
+//                  (bench/compare.py reads both).
 // Usage: easel_bench [--family sd15|sd2|sdxl] [--device cuda] [--dtype fp16] [-W 512 -H 512]
 //                    [--steps 20] [--runs 5] [--warmup 2] [--batch 1] [--decode]
+//                    [--model DIR [--graphs 0|1] [--channels-last] [--out P] [--json F]]
 // Random weights make the pictures meaningless but the work identical to a real model's.
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -15,6 +22,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "engine/nets/clip_conditioner.h"
 #include "engine/nets/clip_text.h"
@@ -23,6 +32,8 @@
 #include "engine/nets/vae_tiled.h"
 #include "engine/pipeline/denoiser.h"
 #include "engine/pipeline/device.h"
+#include "engine/pipeline/sd_pipeline.h"
+#include "engine/pipeline/unet_runner.h"
 #include "engine/sample/noise.h"
 #include "engine/sample/samplers.h"
 #include "engine/sample/schedules.h"
@@ -72,6 +83,117 @@ double PeakGiB(const torch::Device& d, bool reset) {
 #endif
 }
 
+void WriteRaw(const std::string& path, const torch::Tensor& t) {
+  torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(c.data_ptr<float>()),
+          static_cast<std::streamsize>(c.numel() * sizeof(float)));
+}
+
+struct ModelBench {
+  std::string model, device, dtype, prompt, negative, out, json;
+  int width = 512, height = 512, steps = 20, batch = 1, runs = 5, graphs = 1, cudnn_bench = 0;
+  int64_t seed = 42;
+  double cfg = 7.0;
+  bool channels_last = true;
+};
+
+// The real pipeline on a model: see the header comment.
+int RunModel(const ModelBench& b) {
+  using Clock = std::chrono::steady_clock;
+  auto secs = [](Clock::time_point s) {
+    return std::chrono::duration<double>(Clock::now() - s).count();
+  };
+  auto place = ResolvePlacement(b.device, b.dtype);
+  if (!place.ok()) {
+    std::fprintf(stderr, "easel_bench: %s\n", place.status().ToString().c_str());
+    return 2;
+  }
+  const torch::Device dev = place->device;
+  auto t0 = Clock::now();
+  auto loaded = SdPipeline::Load(b.model, "", b.device, b.dtype);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "easel_bench: %s\n", loaded.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<SdPipeline> pipe = std::move(loaded).ValueOrThrow();
+  SpeedOptions speed;
+  speed.cuda_graphs = b.graphs != 0;
+  speed.channels_last = b.channels_last;
+  speed.cudnn_benchmark = b.cudnn_bench != 0;
+  pipe->SetSpeedOptions(speed);
+  Sync(dev);
+  const double load_s = secs(t0);
+
+  GenerateRequest r;
+  r.prompt = b.prompt;
+  r.negative_prompt = b.negative;
+  r.steps = b.steps;
+  r.cfg_scale = b.cfg;
+  r.sampler = "euler";
+  r.scheduler = "simple";  // every 1000/steps-th training sigma (bench/compare.py)
+  r.seed = b.seed;
+  r.width = b.width;
+  r.height = b.height;
+  r.batch = b.batch;
+  r.vae_tiling = "off";
+  torch::Tensor latents, images;
+  auto whole = [&](const GenerateRequest& q) {
+    latents = pipe->SampleLatents(q).ValueOrThrow();
+    images = pipe->DecodeLatents(latents, "off").ValueOrThrow();
+  };
+  t0 = Clock::now();
+  whole(r);
+  const double first_s = secs(t0);
+  if (!b.out.empty()) {
+    WriteRaw(b.out + "_latent.f32", latents);
+    WriteRaw(b.out + "_image.f32", images);
+  }
+  PeakGiB(dev, true);
+  const double gen_s = MedianSeconds(dev, 0, b.runs, [&] { whole(r); });
+  const double peak = PeakGiB(dev, false);
+  GenerateRequest one = r;
+  one.steps = 1;
+  const double sample_s =
+      MedianSeconds(dev, 1, b.runs, [&] { pipe->SampleLatents(r).ValueOrThrow(); });
+  const double sample1_s =
+      MedianSeconds(dev, 1, b.runs, [&] { pipe->SampleLatents(one).ValueOrThrow(); });
+  const double step_s = (sample_s - sample1_s) / std::max(1, b.steps - 1);
+  torch::Tensor one_latent = latents.slice(0, 0, 1);
+  const double decode_s =
+      MedianSeconds(dev, 1, b.runs, [&] { pipe->DecodeLatents(one_latent, "off").ValueOrThrow(); });
+  std::printf(
+      "easel %s %dx%d batch %d %s graphs %d channels_last %d: load %.3f s, first image %.3f s, "
+      "image %.4f s, step %.2f ms, sampling %.4f s, decode %.4f s, peak %.2f GiB (cudnn bench "
+      "%d)\n",
+      pipe->info().family.c_str(), b.width, b.height, b.batch, b.dtype.c_str(), b.graphs,
+      int(b.channels_last), load_s, first_s, gen_s, step_s * 1e3, sample_s, decode_s, peak,
+      b.cudnn_bench);
+  if (!b.json.empty()) {
+    nlohmann::json j = {{"engine", "easel"},
+                        {"family", pipe->info().family},
+                        {"width", b.width},
+                        {"height", b.height},
+                        {"batch", b.batch},
+                        {"steps", b.steps},
+                        {"dtype", b.dtype},
+                        {"graphs", b.graphs},
+                        {"channels_last", b.channels_last},
+                        {"cudnn_benchmark", b.cudnn_bench},
+                        {"load_s", load_s},
+                        {"first_image_s", first_s},
+                        {"load_to_first_image_s", load_s + first_s},
+                        {"image_s", gen_s},
+                        {"step_s", step_s},
+                        {"sampling_s", sample_s},
+                        {"decode_s", decode_s},
+                        {"peak_gib", peak},
+                        {"torch", TORCH_VERSION}};
+    std::ofstream(b.json, std::ios::app) << j.dump() << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +212,35 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps)->capture_default_str();
   app.add_option("--runs", runs)->capture_default_str();
   app.add_option("--warmup", warmup)->capture_default_str();
+  ModelBench mb;
+  app.add_option("--model", mb.model, "a model folder or file: time the real pipeline");
+  app.add_option("--graphs", mb.graphs, "--model: CUDA graphs 0|1")->capture_default_str();
+  app.add_option("--channels-last", mb.channels_last, "--model: NHWC UNet weights 0|1")
+      ->capture_default_str();
+  app.add_option("--cudnn-benchmark", mb.cudnn_bench, "--model: cuDNN algorithm search 0|1")
+      ->capture_default_str();
+  app.add_option("--prompt", mb.prompt)->capture_default_str();
+  app.add_option("--negative", mb.negative)->capture_default_str();
+  app.add_option("--seed", mb.seed)->capture_default_str();
+  app.add_option("--cfg", mb.cfg)->capture_default_str();
+  app.add_option("--out", mb.out, "--model: write PREFIX_latent.f32 and PREFIX_image.f32");
+  app.add_option("--json", mb.json, "--model: append one JSON record to this file");
   CLI11_PARSE(app, argc, argv);
+  if (!mb.model.empty()) {
+    mb.device = device;
+    mb.dtype = dtype;
+    mb.width = width;
+    mb.height = height;
+    mb.steps = steps;
+    mb.batch = batch;
+    mb.runs = runs;
+    try {
+      return RunModel(mb);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "easel_bench: %.400s\n", e.what());
+      return 1;
+    }
+  }
 
   auto place = ResolvePlacement(device, dtype);
   if (!place.ok()) {
@@ -113,8 +263,8 @@ int main(int argc, char** argv) {
   vae->to(dev, dt);
   const int lh = height / 8, lw = width / 8;
   if (decode_only) {
-    std::printf("easel_bench: VAE decode %dx%d %s %s, torch %s, median of %d runs\n", width,
-                height, device.c_str(), dtype.c_str(), TORCH_VERSION, runs);
+    std::printf("easel_bench: VAE decode %dx%d %s %s, torch %s, median of %d runs\n", width, height,
+                device.c_str(), dtype.c_str(), TORCH_VERSION, runs);
     torch::Tensor z = torch::randn({1, 4, lh, lw}).to(dev, dt);
     for (bool tiled : {false, true}) {
       PeakGiB(dev, true);
@@ -165,9 +315,8 @@ int main(int argc, char** argv) {
     us.level_depth = {0, 2, 10};
     us.adm = 2816;
   }
-  UNet unet(UNetConfig::FromWeights(testing::LdmUnetShapes(us), (sd2 || sdxl)
-                                                                    ? HeadRule::HeadDim(64)
-                                                                    : HeadRule::Heads(8)));
+  UNet unet(UNetConfig::FromWeights(testing::LdmUnetShapes(us),
+                                    (sd2 || sdxl) ? HeadRule::HeadDim(64) : HeadRule::Heads(8)));
   std::vector<torch::nn::Module*> modules = {te.get(), unet.get()};
   if (sdxl) modules.push_back(te2.get());
   for (torch::nn::Module* m : modules) {
@@ -189,9 +338,16 @@ int main(int argc, char** argv) {
   torch::Tensor ctx = torch::randn({n2, 77, context_dim}).to(dev, dt);
   torch::Tensor y = sdxl ? torch::randn({n2, 2816}).to(dev, dt) : torch::Tensor();
   PeakGiB(dev, true);
-  double unet_s = MedianSeconds(dev, warmup, runs, [&] { unet->forward(x, t, ctx, y); });
-  std::printf("unet_step   %.4f s  (batch %lld = %d image(s) with CFG), peak %.2f GiB\n", unet_s,
-              static_cast<long long>(n2), batch, PeakGiB(dev, false));
+  if (mb.channels_last)
+    for (auto& p : unet->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  UNetRunner runner(*unet, mb.graphs != 0);
+  double unet_s = MedianSeconds(dev, warmup, runs, [&] { runner(x, t, ctx, y); });
+  std::printf(
+      "unet_step   %.4f s  (batch %lld = %d image(s) with CFG; graphs %d, channels_last %d), "
+      "peak %.2f GiB\n",
+      unet_s, static_cast<long long>(n2), batch, mb.graphs, int(mb.channels_last),
+      PeakGiB(dev, false));
 
   torch::Tensor ids = torch::randint(0, 49406, {2, 77}, torch::kLong).to(dev);
   DiscreteSchedule schedule;
@@ -206,6 +362,7 @@ int main(int argc, char** argv) {
     cond.context = emb.slice(0, 0, 1);
     uncond.context = emb.slice(0, 1, 2);
     CfgDenoiser denoiser(*unet, schedule, Prediction::kEps, cond, uncond, 7.0, dt);
+    denoiser.UseRunner(&runner);
     torch::Tensor sigmas = MakeSigmas("normal", schedule, steps);
     torch::Tensor xt = (InitialNoise(1, 4, lh, lw) * sigmas[0]).expand({batch, -1, -1, -1});
     xt = xt.contiguous().to(dev);

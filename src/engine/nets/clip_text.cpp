@@ -53,8 +53,8 @@ Result<ClipTextConfig> ClipTextConfig::FromWeights(const StateDict& weights,
                                                    ClipActivation activation, int64_t heads) {
   ClipTextConfig c;
   Status st = CatchAll([&] {
-    const auto& tok = Need(weights, "embeddings.token_embedding.weight", 2);
-    const auto& pos = Need(weights, "embeddings.position_embedding.weight", 2);
+    const torch::Tensor tok = Need(weights, "embeddings.token_embedding.weight", 2);
+    const torch::Tensor pos = Need(weights, "embeddings.position_embedding.weight", 2);
     c.vocab_size = tok.size(0);
     c.hidden = tok.size(1);
     c.max_positions = pos.size(0);
@@ -69,7 +69,7 @@ Result<ClipTextConfig> ClipTextConfig::FromWeights(const StateDict& weights,
                   "CLIP text encoder weights have no encoder.layers.0.*: not a CLIP text model");
     c.intermediate = Need(weights, LayerKey(0, "mlp.fc1.weight"), 2).size(0);
     if (weights.count("text_projection.weight")) {
-      const auto& proj = Need(weights, "text_projection.weight", 2);  // [P, D]
+      const torch::Tensor proj = Need(weights, "text_projection.weight", 2);  // [P, D]
       if (proj.size(1) != c.hidden)
         throw Error(Code::kInvalidArgument,
                     "CLIP text_projection.weight " + std::to_string(proj.size(0)) + "x" +

@@ -61,8 +61,8 @@ struct TransformerSeen {
 int64_t ReadTransformer(const StateDict& dict, const std::string& prefix, TransformerSeen* seen) {
   const int64_t depth = CountIndexed(dict, prefix + "transformer_blocks.");
   if (depth == 0) return 0;
-  const torch::Tensor& to_k = Need(dict, prefix + "transformer_blocks.0.attn2.to_k.weight", 2);
-  const torch::Tensor& proj_in = Need(dict, prefix + "proj_in.weight", /*dims=*/-1);
+  const torch::Tensor to_k = Need(dict, prefix + "transformer_blocks.0.attn2.to_k.weight", 2);
+  const torch::Tensor proj_in = Need(dict, prefix + "proj_in.weight", /*dims=*/-1);
   const int64_t linear = proj_in.dim() == 2 ? 1 : 0;
   if (seen->linear == -1) {
     seen->linear = linear;
@@ -115,7 +115,7 @@ std::string HeadRule::ToString() const {
 
 UNetConfig UNetConfig::FromWeights(const StateDict& dict, const HeadRule& rule) {
   UNetConfig c;
-  const torch::Tensor& conv_in = Need(dict, "input_blocks.0.0.weight", 4);  // [mc, in, 3, 3]
+  const torch::Tensor conv_in = Need(dict, "input_blocks.0.0.weight", 4);  // [mc, in, 3, 3]
   c.model_channels = conv_in.size(0);
   c.in_channels = conv_in.size(1);
   c.time_embed_dim = Need(dict, "time_embed.0.weight", 2).size(0);  // [E, mc]

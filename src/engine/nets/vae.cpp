@@ -60,7 +60,7 @@ bool IsMidAttentionWeight(const std::string& key) {
 
 VaeConfig VaeConfig::FromWeights(const StateDict& dict) {
   VaeConfig c;
-  const torch::Tensor& conv_in = Need(dict, "encoder.conv_in.weight", 4);  // [ch, in, 3, 3]
+  const torch::Tensor conv_in = Need(dict, "encoder.conv_in.weight", 4);  // [ch, in, 3, 3]
   c.channels = conv_in.size(0);
   c.in_channels = conv_in.size(1);
   c.out_channels = Need(dict, "decoder.conv_out.weight", 4).size(0);

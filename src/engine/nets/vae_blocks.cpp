@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "engine/nets/blocks.h"
 #include "engine/torch_compat.h"
 
@@ -47,8 +49,26 @@ torch::Tensor VaeAttnBlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor t = norm_->forward(x);
   // [N, C, H, W] -> [N, 1, H*W, C]: one head of width C
   auto tokens = [&](const torch::Tensor& m) { return m.flatten(2).transpose(1, 2).unsqueeze(1); };
-  torch::Tensor out = ScaledDotProductAttention(tokens(q_->forward(t)), tokens(k_->forward(t)),
-                                                tokens(v_->forward(t)));  // [N, 1, H*W, C]
+  const torch::Tensor q = tokens(q_->forward(t)), k = tokens(k_->forward(t)),
+                      v = tokens(v_->forward(t));
+  // SDPA has no fused kernel for a head of 512 channels, so its weights [N, 1, L, L] are
+  // materialised (32 GiB in fp16 for a 2048^2 image's 65536 tokens): over kMaxWeightBytes,
+  // the queries go in chunks (every query row's softmax is independent, so the result is the
+  // same). Smaller images (512^2: 4096 tokens, 32 MiB) take the single call.
+  constexpr int64_t kMaxWeightBytes = int64_t{256} << 20;
+  const int64_t tokens_n = h * w;
+  const int64_t row_bytes = n * tokens_n * static_cast<int64_t>(q.element_size());
+  torch::Tensor out;  // [N, 1, H*W, C]
+  if (row_bytes * tokens_n <= kMaxWeightBytes) {
+    out = ScaledDotProductAttention(q, k, v);
+  } else {
+    const int64_t chunk = std::max<int64_t>(1, kMaxWeightBytes / row_bytes);
+    out = torch::empty_like(q, torch::MemoryFormat::Contiguous);
+    for (int64_t i = 0; i < tokens_n; i += chunk) {
+      const int64_t i1 = std::min(tokens_n, i + chunk);
+      out.slice(2, i, i1).copy_(ScaledDotProductAttention(q.slice(2, i, i1), k, v));
+    }
+  }
   out = out.squeeze(1).transpose(1, 2).reshape({n, c, h, w});
   return x + proj_out_->forward(out);
 }

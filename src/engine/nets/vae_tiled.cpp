@@ -41,12 +41,16 @@ void CheckTiling(int64_t tile, int64_t overlap, const char* what) {
 // untiled layer computes, up to float rounding.
 class LayerRunner {
  public:
-  LayerRunner(VaeImpl& vae, int64_t tile) : tile_(std::max<int64_t>(tile, 8)) {
+  // store_on_device: keep the activations between layers on the VAE's device (when they fit)
+  // instead of the host: no transfers, no waits for the device, ~100x faster on a GPU.
+  LayerRunner(VaeImpl& vae, int64_t tile, bool store_on_device)
+      : tile_(std::max<int64_t>(tile, 8)) {
     for (const auto& item : vae.named_parameters(/*recurse=*/true))
       params_.emplace(item.key(), item.value());
     const torch::Tensor& any = params_.begin()->second;
     device_ = any.device();
     dtype_ = any.scalar_type();
+    store_ = store_on_device ? device_ : torch::Device(torch::kCPU);
   }
 
   const torch::Tensor& P(const std::string& name) const {
@@ -55,8 +59,8 @@ class LayerRunner {
     return it->second;
   }
 
-  // Stored tensors: CPU, the VAE's dtype.
-  torch::Tensor Store(const torch::Tensor& x) const { return x.to(torch::kCPU, dtype_); }
+  // Stored tensors: the store device (the host, or the VAE's device), the VAE's dtype.
+  torch::Tensor Store(const torch::Tensor& x) const { return x.to(store_, dtype_); }
 
   // conv2d with explicit zero padding (top, left, bottom, right) and stride; weight
   // [Cout, Cin, k, k]. x: [N, Cin, H, W] -> [N, Cout, Ho, Wo]
@@ -103,23 +107,25 @@ class LayerRunner {
     constexpr double kEps = 1e-6;
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2);
     const int64_t band = std::max<int64_t>(1, tile_ * tile_ / std::max<int64_t>(1, x.size(3)));
-    torch::Tensor sum = torch::zeros({n, kGroups}, torch::kFloat64);
-    torch::Tensor sq = torch::zeros({n, kGroups}, torch::kFloat64);
+    // Statistics live with the stored tensor (the host: as before; the device: no waits).
+    const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(x.device());
+    torch::Tensor sum = torch::zeros({n, kGroups}, f64);
+    torch::Tensor sq = torch::zeros({n, kGroups}, f64);
     for (int64_t y = 0; y < h; y += band) {
       // [N, G, C/G * rows * W]
       torch::Tensor part = x.slice(2, y, std::min(h, y + band))
                                .to(device_, torch::kFloat64)
                                .reshape({n, kGroups, c / kGroups, -1});
-      sum += part.sum({2, 3}).cpu();
-      sq += part.pow(2).sum({2, 3}).cpu();
+      sum += part.sum({2, 3}).to(x.device());
+      sq += part.pow(2).sum({2, 3}).to(x.device());
     }
     const double count = static_cast<double>(c / kGroups * h * x.size(3));
     const torch::Tensor mean = sum / count;
     const torch::Tensor var = (sq / count - mean * mean).clamp_min(0.0);
     const torch::Tensor rstd = (var + kEps).rsqrt();
     // per channel: y = x * scale + shift
-    const torch::Tensor gamma = P(name + ".weight").to(torch::kCPU, torch::kFloat64);
-    const torch::Tensor beta = P(name + ".bias").to(torch::kCPU, torch::kFloat64);
+    const torch::Tensor gamma = P(name + ".weight").to(x.device(), torch::kFloat64);
+    const torch::Tensor beta = P(name + ".bias").to(x.device(), torch::kFloat64);
     const torch::Tensor rstd_c = rstd.repeat_interleave(c / kGroups, 1);  // [N, C]
     const torch::Tensor mean_c = mean.repeat_interleave(c / kGroups, 1);
     const torch::Tensor scale = (rstd_c * gamma).view({n, c, 1, 1}).to(device_, torch::kFloat32);
@@ -172,14 +178,33 @@ class LayerRunner {
  private:
   std::unordered_map<std::string, torch::Tensor> params_;
   torch::Device device_{torch::kCPU};
+  torch::Device store_{torch::kCPU};
   torch::ScalarType dtype_ = torch::kFloat32;
   int64_t tile_;
 };
 
+// Whether a layer-by-layer run over an [n, *, height, width] image keeps its activations on
+// the VAE's device: a CUDA device with room for kStoreFactor of the widest full-resolution
+// activations (input, output and the temporaries of a resnet block) beside what is in use.
+bool StoreOnDevice(VaeImpl& vae, int64_t n, int64_t height, int64_t width) {
+  const torch::Tensor any = vae.parameters().front();
+  if (!any.is_cuda()) return false;
+  constexpr double kStoreFactor = 6;
+  const VaeConfig& c = vae.config();
+  const int64_t mult =
+      c.levels() > 1 ? std::max(c.channel_mult[0], c.channel_mult[1]) : c.channel_mult.at(0);
+  const double widest = static_cast<double>(n) * static_cast<double>(c.channels * mult) *
+                        static_cast<double>(height) * static_cast<double>(width) *
+                        static_cast<double>(any.element_size());
+  return static_cast<double>(AvailableDeviceBytes(any.device())) > kStoreFactor * widest;
+}
+
 // The decoder (vae.cpp's VaeDecoderImpl::forward and VaeImpl::Decode) layer by layer.
 torch::Tensor DecodeByLayers(VaeImpl& vae, const torch::Tensor& latent, int64_t tile) {
   const VaeConfig& c = vae.config();
-  LayerRunner run(vae, tile);
+  const int64_t f = c.DownFactor();
+  LayerRunner run(vae, tile,
+                  StoreOnDevice(vae, latent.size(0), latent.size(2) * f, latent.size(3) * f));
   torch::Tensor h = run.Store(latent);
   if (c.has_quant_conv) h = run.Conv1(h, "post_quant_conv");
   h = run.Mid(run.Conv3(h, "decoder.conv_in"), "decoder.mid");
@@ -200,7 +225,7 @@ torch::Tensor DecodeByLayers(VaeImpl& vae, const torch::Tensor& latent, int64_t 
 // The encoder (VaeEncoderImpl::forward and VaeImpl::EncodeParams' mean) layer by layer.
 torch::Tensor EncodeByLayers(VaeImpl& vae, const torch::Tensor& image, int64_t tile) {
   const VaeConfig& c = vae.config();
-  LayerRunner run(vae, tile);
+  LayerRunner run(vae, tile, StoreOnDevice(vae, image.size(0), image.size(2), image.size(3)));
   torch::Tensor h = run.Conv3(run.Store(image), "encoder.conv_in");
   for (size_t i = 0; i < c.levels(); ++i) {
     const std::string level = "encoder.down." + std::to_string(i);

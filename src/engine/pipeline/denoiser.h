@@ -21,6 +21,7 @@
 namespace easel::engine {
 
 class UNetImpl;
+class UNetRunner;
 
 class CfgDenoiser {
  public:
@@ -33,6 +34,9 @@ class CfgDenoiser {
 
   // x: [N, C, h, w] float32, sigma: 0-dim or [N] -> x0: [N, C, h, w] float32.
   torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& sigma) const;
+  // Runs the UNet through `runner` (CUDA graphs) instead of calling it directly; null:
+  // direct calls. The runner must wrap this denoiser's UNet and outlive it.
+  void UseRunner(UNetRunner* runner) { runner_ = runner; }
   DenoiseFn AsFn() const {
     return [this](const torch::Tensor& x, const torch::Tensor& s) { return (*this)(x, s); };
   }
@@ -45,6 +49,10 @@ class CfgDenoiser {
   double cfg_scale_;
   torch::ScalarType dtype_;
   torch::Tensor concat_;
+  // The schedule's log-sigmas on the UNet's device: the step's timestep is found there, so a
+  // step never waits for the device (no host copy of sigma).
+  torch::Tensor log_sigmas_;
+  UNetRunner* runner_ = nullptr;
 };
 
 }  // namespace easel::engine

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 #include "engine/adapt/lora.h"
@@ -18,6 +19,7 @@
 #include "engine/pipeline/img2img.h"
 #include "engine/pipeline/request_loras.h"
 #include "engine/pipeline/text_conditioner.h"
+#include "engine/pipeline/unet_runner.h"
 #include "engine/sample/model_sampling.h"
 #include "engine/sample/noise.h"
 #include "engine/sample/samplers.h"
@@ -39,6 +41,10 @@ struct SdPipeline::Impl {
   std::vector<std::string> warnings;  // of the last call
   // The refiner of the last request that named one (loaded on first use, kept for the next).
   std::unique_ptr<SdPipeline> refiner;
+  SpeedOptions speed;
+  std::unique_ptr<UNetRunner> runner;  // the UNet's step runner (CUDA graphs when on)
+
+  void ApplySpeed(const SpeedOptions& s);
 
   bool UseTiling(int64_t height, int64_t width, const std::string& tiling) const;
   // latents [N, 4, h, w] scaled -> [N, 3, H, W] in [-1, 1], float32 CPU
@@ -54,6 +60,26 @@ const ModelInfo& SdPipeline::info() const {
 }
 const std::vector<std::string>& SdPipeline::warnings() const {
   return impl_->warnings;
+}
+const SpeedOptions& SdPipeline::speed_options() const {
+  return impl_->speed;
+}
+
+void SdPipeline::Impl::ApplySpeed(const SpeedOptions& s) {
+  speed = s;
+  runner = std::make_unique<UNetRunner>(*unet, s.cuda_graphs && device.is_cuda());
+  if (!device.is_cuda()) return;
+  if (s.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
+  torch::NoGradGuard no_grad;
+  const auto format =
+      s.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  for (auto& p : unet->parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(format));
+}
+
+void SdPipeline::SetSpeedOptions(const SpeedOptions& options) {
+  impl_->ApplySpeed(options);
+  if (impl_->refiner) impl_->refiner->SetSpeedOptions(options);
 }
 
 Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(
@@ -117,6 +143,11 @@ Result<std::unique_ptr<SdPipeline>> SdPipeline::Load(
     info.path = files.model_path;
     info.vae_name = files.vae_name;
     info.vae_path = files.vae_path;
+
+    SpeedOptions speed;
+    if (const char* graphs = std::getenv("EASEL_CUDA_GRAPHS"))
+      speed.cuda_graphs = std::string(graphs) != "0";
+    impl->ApplySpeed(speed);
   });
   if (!st.ok()) return st;
   return std::unique_ptr<SdPipeline>(new SdPipeline(std::move(impl)));
@@ -195,6 +226,20 @@ torch::Tensor SdPipeline::Impl::Decode(const torch::Tensor& latents, const std::
           throw;
         out = DecodeTiled(*vae, z, VaeTiling{});
       }
+    }
+    if (dtype == torch::kFloat16 && !torch::isfinite(out).all().item<bool>()) {
+      // fp16 overflowed (SDXL's VAE does on real images): this image again in float32, the
+      // VAE's weights upcast for the call and cast back after it.
+      vae->to(torch::kFloat32);
+      try {
+        torch::Tensor z32 = z.to(torch::kFloat32);
+        out = UseTiling(z.size(2) * f, z.size(3) * f, tiling) ? DecodeTiled(*vae, z32, VaeTiling{})
+                                                              : vae->Decode(z32);
+      } catch (...) {
+        vae->to(dtype);
+        throw;
+      }
+      vae->to(dtype);
     }
     parts.push_back(out.to(torch::kCPU, torch::kFloat32).clamp(-1.0, 1.0));
   }
@@ -277,6 +322,7 @@ torch::Tensor SdPipeline::SampleWith(const GenerateRequest& request, const EditI
       if (!loaded.ok())
         throw Error(loaded.status().code(), "refiner: " + loaded.status().message());
       m.refiner = std::move(loaded).ValueOrThrow();
+      m.refiner->SetSpeedOptions(m.speed);
     }
     refiner = m.refiner->impl_.get();
   }
@@ -317,6 +363,7 @@ torch::Tensor SdPipeline::SampleWith(const GenerateRequest& request, const EditI
     const bool concat = model.unet->config().in_channels == 9;
     CfgDenoiser cfg(*model.unet, model.schedule, model.prediction, cond, uncond, r.cfg_scale,
                     model.dtype, concat ? in.concat : torch::Tensor());
+    if (model.runner) cfg.UseRunner(model.runner.get());
     DenoiseFn fn = cfg.AsFn();
     std::unique_ptr<MaskedDenoiser> masked;
     if (in.mask.defined()) {

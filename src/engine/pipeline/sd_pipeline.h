@@ -63,6 +63,16 @@ struct ModelInfo {
   std::string vae_path;
 };
 
+// GPU speed switches (ignored on the CPU). Defaults are the fastest measured setting on an
+// H100 (docs/gpu.md); EASEL_CUDA_GRAPHS=0 in the environment turns graphs off at Load.
+struct SpeedOptions {
+  bool cuda_graphs = true;    // replay a captured CUDA graph per UNet step (unet_runner.h)
+  bool channels_last = true;  // UNet convolution weights in NHWC (cuDNN's fast layout)
+  // cuDNN picks convolution algorithms by timing them on first use of each shape (a process-
+  // wide LibTorch setting: it stays on for every model once one pipeline sets it).
+  bool cudnn_benchmark = false;
+};
+
 class SdPipeline {
  public:
   // device: "cpu", "cuda", "cuda:N"; dtype: fp32 | fp16 | bf16; prediction: "" (detect), eps, v.
@@ -75,6 +85,9 @@ class SdPipeline {
   ~SdPipeline();
 
   const ModelInfo& info() const;
+  // Applies GPU speed switches to the loaded modules (and to a refiner loaded later).
+  void SetSpeedOptions(const SpeedOptions& options);
+  const SpeedOptions& speed_options() const;
   // Things the last Txt2Img/SampleLatents call wants the user to know that did not stop it
   // (LoRA keys that match nothing in this model, ...). One line each.
   const std::vector<std::string>& warnings() const;
