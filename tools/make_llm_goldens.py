@@ -21,6 +21,12 @@
    Qwen2ForCausalLM (tied output, q/k/v biases) written as GGUF with a mix of F32, F16, BF16,
    Q8_0, Q4_0, Q4_1 tensors; the reference logits for TINY_IDS ([10, 96]) and after
    TINY_STEPS greedy tokens, from the transformers models holding the dequantised weights.
+7. hf_tiny_llama/, hf_tiny_qwen2/ + hf_tiny_ref.safetensors: tiny random Llama (float32,
+   untied, sharded with model.safetensors.index.json) and Qwen2 (bfloat16, tied, q/k/v biases)
+   Hugging Face folders written by save_pretrained, each with a byte-level BPE tokenizer.json
+   trained on HF_CORPUS (Llama: GPT-2 ByteLevel pre-tokenizer; Qwen2: Qwen2's Split regex +
+   ByteLevel) and a ChatML chat template in tokenizer_config.json; the reference: the ids the
+   `tokenizers` package gives HF_TEXT, the float32 logits for them and HF_STEPS greedy tokens.
 4. pretokenize.json: the pieces the `tokenizers` package splits each TOKEN_CASES and
    PRETOK_EXTRA string into with the GPT-2, Llama 3, Qwen2 and SmolLM pre-tokenizer patterns
    (Split(Regex, "isolated"), SmolLM preceded by Digits(individual_digits=True)).
@@ -30,6 +36,7 @@ Deterministic (numpy seed 0). Run from the repository root:
 """
 
 import argparse
+import copy
 import json
 import pathlib
 import sys
@@ -413,10 +420,102 @@ def write_tiny():
     print("wrote", OUT / "tiny_ref.safetensors")
 
 
+HF_CORPUS = [
+    "a photo of a cat sitting on a sofa, masterpiece, best quality",
+    "Hello world! The quick brown fox jumps over the lazy dog 1234567890.",
+    "a portrait of a woman with red hair, soft light, detailed eyes",
+    "anime girl, cherry blossoms, night sky, stars, city lights",
+    "It's a test; we're here, they've gone, I'm ok.",
+] * 4
+HF_TEXT = "<|im_start|>user\nHello world, a photo of a red fox 42!<|im_end|>\n<|im_start|>assistant\n"
+HF_STEPS = 8
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+               r"\s*[\r\n]+|\s+(?!\S)|\s+")
+CHATML_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+                   "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+                   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def write_hf():
+    """Tiny Hugging Face folders (config.json, safetensors, tokenizer.json,
+    tokenizer_config.json) and the transformers reference for them."""
+    import torch
+    from safetensors.torch import save_file
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast,
+                              Qwen2Config, Qwen2ForCausalLM)
+
+    torch.manual_seed(1)
+    torch.set_num_threads(1)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tensors, meta = {}, {"tool": "make_llm_goldens.py", "text": HF_TEXT}
+    for arch in ("llama", "qwen2"):
+        tok = Tokenizer(models.BPE())
+        if arch == "llama":
+            tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        else:
+            tok.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=specials, show_progress=False,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tok.train_from_iterator(HF_CORPUS, trainer=trainer)
+        vocab = tok.get_vocab_size()
+        common = dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      rms_norm_eps=1e-6, bos_token_id=None, eos_token_id=2, pad_token_id=None)
+        if arch == "llama":
+            cfg = LlamaConfig(**common, rope_theta=10000.0, tie_word_embeddings=False)
+            model, dtype = LlamaForCausalLM(cfg).eval(), torch.float32
+        else:
+            cfg = Qwen2Config(**common, rope_theta=1000000.0, tie_word_embeddings=True)
+            model, dtype = Qwen2ForCausalLM(cfg).eval(), torch.bfloat16
+        with torch.no_grad():
+            for prm in model.parameters():
+                prm.add_(0.2 * torch.randn_like(prm))
+                prm.copy_(prm.to(dtype).float())  # the stored values, exactly
+        folder = OUT / f"hf_tiny_{arch}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+        # A converted copy is saved: converting `model` itself in place would also round its
+        # rotary inv_freq buffer to bfloat16 and spoil the float32 reference.
+        copy.deepcopy(model).to(dtype).save_pretrained(
+            str(folder), max_shard_size="60KB" if arch == "llama" else "10MB")
+        fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>")
+        fast.chat_template = CHATML_TEMPLATE
+        fast.save_pretrained(str(folder))
+        for extra in ("chat_template.jinja", "special_tokens_map.json", "generation_config.json"):
+            if (folder / extra).exists() and extra != "chat_template.jinja":
+                (folder / extra).unlink()
+        for f in folder.iterdir():
+            f.chmod(0o644)
+        ids = tok.encode(HF_TEXT).ids
+        meta[f"{arch}_ids"] = json.dumps(ids)
+        with torch.no_grad():
+            res = model(torch.tensor([ids]), use_cache=True)
+            tensors[f"{arch}_prefill"] = res.logits[0].float().contiguous()
+            past, out = res.past_key_values, []
+            nxt = int(res.logits[0, -1].argmax())
+            for _ in range(HF_STEPS):
+                out.append(nxt)
+                res = model(torch.tensor([[nxt]]), past_key_values=past, use_cache=True)
+                past = res.past_key_values
+                nxt = int(res.logits[0, -1].argmax())
+            tensors[f"{arch}_last"] = res.logits[0, -1].float().contiguous()
+        meta[f"{arch}_generated"] = json.dumps(out)
+        print("wrote", folder, sorted(p.name for p in folder.iterdir()), "vocab", vocab, out)
+    save_file(tensors, str(OUT / "hf_tiny_ref.safetensors"), metadata=meta)
+    sort_metadata(OUT / "hf_tiny_ref.safetensors")
+    (OUT / "hf_tiny_ref.safetensors").chmod(0o644)
+    print("wrote", OUT / "hf_tiny_ref.safetensors")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gguf", type=pathlib.Path, default=DEFAULT_GGUF)
-    ap.add_argument("--only", choices=["quants", "tokens", "greedy", "tiny"], default=None)
+    ap.add_argument("--only", choices=["quants", "tokens", "greedy", "tiny", "hf"], default=None)
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "quants"):
@@ -424,6 +523,8 @@ def main():
         write_pretokenize()
     if args.only in (None, "tiny"):
         write_tiny()
+    if args.only in (None, "hf"):
+        write_hf()
     if args.only in (None, "tokens"):
         if not args.gguf.exists():
             sys.exit(f"{args.gguf} is missing: run tools/fetch_smollm2.sh first")

@@ -385,17 +385,21 @@ Command AddWorker(CLI::App& app) {
   auto o = std::make_shared<WorkerOptions>();
   CLI::App* sub = app.add_subcommand(
       "worker", "Serve image jobs for an easel server (started by `easel serve`)");
-  sub->add_option("--connect", o->connect, "Server address: unix:/path.sock or tcp:HOST:PORT")
-      ->required();
-  sub->add_option("--worker-id", o->worker_id, "This worker's name, as the server knows it")
-      ->required();
+  // Not ->required(): `easel worker llm` (a subcommand) takes its own flags.
+  sub->add_option("--connect", o->connect, "Server address: unix:/path.sock or tcp:HOST:PORT");
+  sub->add_option("--worker-id", o->worker_id, "This worker's name, as the server knows it");
   sub->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "Default dtype: fp32, fp16 or bf16")->capture_default_str();
   sub->add_option("--connect-timeout", o->connect_timeout_s,
                   "Seconds to keep trying to reach the server")
       ->capture_default_str();
 
-  return [o]() -> Status {
+  Command llm = AddWorkerLlm(*sub);
+
+  return [o, sub, llm]() -> Status {
+    if (sub->got_subcommand("llm")) return llm();
+    if (o->connect.empty() || o->worker_id.empty())
+      return InvalidArgument("easel worker: --connect and --worker-id are required");
     auto address = ipc::Address::Parse(o->connect);
     if (!address.ok()) return address.status();
     auto conn = ConnectWithRetry(*address, o->connect_timeout_s);

@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
       {"models", easel::cli::AddModels(app)},
       {"presets", easel::cli::AddPresets(app)},
       {"styles", easel::cli::AddStyles(app)},
+      {"chat", easel::cli::AddChat(app)},
+      {"enhance", easel::cli::AddEnhance(app)},
   };
   try {
     app.parse(argc, argv);

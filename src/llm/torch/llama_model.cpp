@@ -2,6 +2,7 @@
 #include "llm/torch/llama_model.h"
 
 #include <cmath>
+#include <limits>
 
 #include "llm/dequant.h"
 
@@ -9,10 +10,16 @@ namespace easel::llm {
 
 namespace {
 
-// x: [T, D] -> x / rms(x) * w, in float32 as transformers' LlamaRMSNorm.
+// x: [T, D] -> x / rms(x) * w, the mean square in float32 as transformers' LlamaRMSNorm
+// (a float32 model computes exactly x * rsqrt(mean(x^2) + eps) * w).
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-  const torch::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
-  return x * torch::rsqrt(var + eps) * w;
+  if (x.scalar_type() == torch::kFloat32) {
+    const torch::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
+    return x * torch::rsqrt(var + eps) * w;
+  }
+  const torch::Tensor xf = x.to(torch::kFloat32);
+  const torch::Tensor var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  return (xf * torch::rsqrt(var + eps)).to(x.scalar_type()) * w;
 }
 
 // x: [T, in], w: [out, in] -> [T, out]. One row (decoding) goes through mv, about 3x faster
@@ -22,62 +29,99 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& w) {
   return torch::matmul(x, w.t());
 }
 
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (int64_t d : shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + s + "]";
+}
+
+// Every weight the config needs with its PyTorch shape ([out, in] for projections).
+std::vector<std::pair<std::string, std::vector<int64_t>>> ExpectedWeights(const LlamaConfig& c) {
+  const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> w = {
+      {"token_embd.weight", {c.vocab_size, c.d_model}}, {"output_norm.weight", {c.d_model}}};
+  if (!c.tied_embeddings) w.push_back({"output.weight", {c.vocab_size, c.d_model}});
+  if (c.rope_freqs) w.push_back({"rope_freqs.weight", {c.rope_dim / 2}});
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    w.push_back({b + "attn_norm.weight", {c.d_model}});
+    w.push_back({b + "attn_q.weight", {q_dim, c.d_model}});
+    w.push_back({b + "attn_k.weight", {kv_dim, c.d_model}});
+    w.push_back({b + "attn_v.weight", {kv_dim, c.d_model}});
+    w.push_back({b + "attn_output.weight", {c.d_model, q_dim}});
+    if (c.qkv_bias) {
+      w.push_back({b + "attn_q.bias", {q_dim}});
+      w.push_back({b + "attn_k.bias", {kv_dim}});
+      w.push_back({b + "attn_v.bias", {kv_dim}});
+    }
+    w.push_back({b + "ffn_norm.weight", {c.d_model}});
+    w.push_back({b + "ffn_gate.weight", {c.d_ff, c.d_model}});
+    w.push_back({b + "ffn_up.weight", {c.d_ff, c.d_model}});
+    w.push_back({b + "ffn_down.weight", {c.d_model, c.d_ff}});
+  }
+  return w;
+}
+
 // One weight: the GGUF tensor dequantised to float32, in PyTorch order (ggml's ne[0] is
-// the last dimension), checked against the expected ggml shape.
-Status LoadTensor(const GgufFile& file, const std::string& name,
-                  const std::vector<int64_t>& ggml_shape, torch::Device device,
+// the last dimension), checked against the expected shape.
+Status LoadTensor(const GgufFile& file, const std::string& name, const std::vector<int64_t>& shape,
+                  torch::Device device, torch::Dtype dtype,
                   std::map<std::string, torch::Tensor>* out) {
   const GgufTensorInfo* t = file.FindTensor(name);
   if (t == nullptr) return Corrupt(file.path() + ": the model has no tensor '" + name + "'");
+  const std::vector<int64_t> ggml_shape(shape.rbegin(), shape.rend());
   if (t->shape != ggml_shape) {
-    std::string want, got;
-    for (int64_t d : ggml_shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
-    for (int64_t d : t->shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
-    return Corrupt(file.path() + ": tensor '" + name + "' has ggml shape [" + got +
-                   "], expected [" + want + "] from the model's hyper-parameters");
+    return Corrupt(file.path() + ": tensor '" + name + "' has ggml shape " + ShapeText(t->shape) +
+                   ", expected " + ShapeText(ggml_shape) + " from the model's hyper-parameters");
   }
-  std::vector<int64_t> shape(ggml_shape.rbegin(), ggml_shape.rend());
   torch::Tensor w = torch::empty(shape, torch::kFloat32);
   EASEL_RETURN_IF_ERROR(Dequantize(t->type, t->data, t->nbytes, t->numel(), w.data_ptr<float>()));
-  out->emplace(name, device.is_cpu() ? w : w.to(device));
+  out->emplace(name, w.to(device, dtype));
   return Status::Ok();
 }
 
 }  // namespace
 
-Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(const GgufFile& file,
-                                                         torch::Device device) {
+Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(const GgufFile& file, torch::Device device,
+                                                         torch::Dtype dtype) {
   Result<LlamaConfig> config = LlamaConfigFromGguf(file);
   if (!config.ok()) return config.status();
   std::unique_ptr<LlamaModel> m(new LlamaModel());
   m->config_ = *config;
   m->device_ = device;
-  const LlamaConfig& c = m->config_;
-  const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-  auto load = [&](const std::string& name, const std::vector<int64_t>& shape) {
-    return LoadTensor(file, name, shape, device, &m->weights_);
-  };
-  EASEL_RETURN_IF_ERROR(load("token_embd.weight", {c.d_model, c.vocab_size}));
-  EASEL_RETURN_IF_ERROR(load("output_norm.weight", {c.d_model}));
-  if (!c.tied_embeddings) EASEL_RETURN_IF_ERROR(load("output.weight", {c.d_model, c.vocab_size}));
-  if (c.rope_freqs) EASEL_RETURN_IF_ERROR(load("rope_freqs.weight", {c.rope_dim / 2}));
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    EASEL_RETURN_IF_ERROR(load(b + "attn_norm.weight", {c.d_model}));
-    EASEL_RETURN_IF_ERROR(load(b + "attn_q.weight", {c.d_model, q_dim}));
-    EASEL_RETURN_IF_ERROR(load(b + "attn_k.weight", {c.d_model, kv_dim}));
-    EASEL_RETURN_IF_ERROR(load(b + "attn_v.weight", {c.d_model, kv_dim}));
-    EASEL_RETURN_IF_ERROR(load(b + "attn_output.weight", {q_dim, c.d_model}));
-    if (c.qkv_bias) {
-      EASEL_RETURN_IF_ERROR(load(b + "attn_q.bias", {q_dim}));
-      EASEL_RETURN_IF_ERROR(load(b + "attn_k.bias", {kv_dim}));
-      EASEL_RETURN_IF_ERROR(load(b + "attn_v.bias", {kv_dim}));
-    }
-    EASEL_RETURN_IF_ERROR(load(b + "ffn_norm.weight", {c.d_model}));
-    EASEL_RETURN_IF_ERROR(load(b + "ffn_gate.weight", {c.d_model, c.d_ff}));
-    EASEL_RETURN_IF_ERROR(load(b + "ffn_up.weight", {c.d_model, c.d_ff}));
-    EASEL_RETURN_IF_ERROR(load(b + "ffn_down.weight", {c.d_ff, c.d_model}));
+  m->dtype_ = dtype;
+  for (const auto& [name, shape] : ExpectedWeights(m->config_)) {
+    EASEL_RETURN_IF_ERROR(LoadTensor(file, name, shape, device, dtype, &m->weights_));
   }
+  EASEL_RETURN_IF_ERROR(m->Finish(file.path()));
+  return m;
+}
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::FromWeights(
+    const LlamaConfig& config, std::map<std::string, torch::Tensor> weights,
+    const std::string& source, torch::Device device, torch::Dtype dtype) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel());
+  m->config_ = config;
+  m->device_ = device;
+  m->dtype_ = dtype;
+  for (const auto& [name, shape] : ExpectedWeights(config)) {
+    auto it = weights.find(name);
+    if (it == weights.end())
+      return Corrupt(source + ": the model has no weight for '" + name + "'");
+    if (it->second.sizes().vec() != shape) {
+      return Corrupt(source + ": weight '" + name + "' has shape " +
+                     ShapeText(it->second.sizes().vec()) + ", expected " + ShapeText(shape) +
+                     " from the model's config");
+    }
+    m->weights_.emplace(name, it->second.to(device, dtype));
+    it->second = torch::Tensor();  // free the source copy early
+  }
+  EASEL_RETURN_IF_ERROR(m->Finish(source));
+  return m;
+}
+
+Status LlamaModel::Finish(const std::string& /*source*/) {
+  const LlamaConfig& c = config_;
   // inv_freq[j] = theta^(-2j / rope_dim), computed in float64 then rounded once (as
   // transformers computes it in float32 from an int64 arange: the same values to 1 ulp).
   std::vector<float> inv(static_cast<size_t>(c.rope_dim / 2));
@@ -85,11 +129,22 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(const GgufFile& file,
     inv[j] = static_cast<float>(
         1.0 / std::pow(c.rope_theta, static_cast<double>(2 * j) / static_cast<double>(c.rope_dim)));
   }
-  m->inv_freq_ = torch::from_blob(inv.data(), {static_cast<int64_t>(inv.size())}, torch::kFloat32)
-                     .clone()
-                     .to(device);
-  if (c.rope_freqs) m->inv_freq_ = m->inv_freq_ / m->W("rope_freqs.weight");
-  return m;
+  inv_freq_ = torch::from_blob(inv.data(), {static_cast<int64_t>(inv.size())}, torch::kFloat32)
+                  .clone()
+                  .to(device_);
+  if (c.rope_freqs) inv_freq_ = inv_freq_ / W("rope_freqs.weight").to(torch::kFloat32);
+  return Status::Ok();
+}
+
+int64_t LlamaModel::weights_bytes() const {
+  int64_t n = 0;
+  for (const auto& [name, w] : weights_) n += w.numel() * static_cast<int64_t>(w.element_size());
+  return n;
+}
+
+int64_t LlamaModel::CacheBytes(int64_t capacity) const {
+  const int64_t elem = torch::elementSize(dtype_);
+  return 2 * config_.n_layers * config_.n_kv_heads * capacity * config_.head_dim * elem;
 }
 
 Result<KvCache> LlamaModel::NewCache(int64_t capacity) const {
@@ -101,7 +156,7 @@ Result<KvCache> LlamaModel::NewCache(int64_t capacity) const {
   }
   KvCache cache;
   cache.capacity = capacity;
-  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+  auto opts = torch::TensorOptions().dtype(dtype_).device(device_);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     cache.k.push_back(torch::zeros({c.n_kv_heads, capacity, c.head_dim}, opts));
     cache.v.push_back(torch::zeros({c.n_kv_heads, capacity, c.head_dim}, opts));
@@ -161,13 +216,17 @@ torch::Tensor LlamaModel::Attention(int64_t layer, const torch::Tensor& h, KvCac
     const torch::Tensor mask = torch::ones({T, S}, torch::kBool).triu(start + 1).to(h.device());
     scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
   }
-  const torch::Tensor out = torch::matmul(torch::softmax(scores, -1), values);  // [H, T, hd]
+  const torch::Tensor probs =
+      scores.scalar_type() == torch::kFloat32
+          ? torch::softmax(scores, -1)
+          : torch::softmax(scores.to(torch::kFloat32), -1).to(scores.scalar_type());
+  const torch::Tensor out = torch::matmul(probs, values);  // [H, T, hd]
   return Linear(out.transpose(0, 1).reshape({T, c.n_heads * c.head_dim}),
                 W(b + "attn_output.weight"));
 }
 
-Result<torch::Tensor> LlamaModel::Forward(const std::vector<int32_t>& tokens,
-                                          KvCache* cache) const {
+Result<torch::Tensor> LlamaModel::Forward(const std::vector<int32_t>& tokens, KvCache* cache,
+                                          bool last_only) const {
   const LlamaConfig& c = config_;
   const auto T = static_cast<int64_t>(tokens.size());
   if (T == 0) return InvalidArgument("no tokens to run");
@@ -192,7 +251,7 @@ Result<torch::Tensor> LlamaModel::Forward(const std::vector<int32_t>& tokens,
       torch::arange(cache->length, cache->length + T, torch::TensorOptions().dtype(torch::kFloat32))
           .to(device_);
   const torch::Tensor angles = torch::outer(pos, inv_freq_);
-  const torch::Tensor cos = angles.cos(), sin = angles.sin();
+  const torch::Tensor cos = angles.cos().to(dtype_), sin = angles.sin().to(dtype_);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     x = x + Attention(l, RmsNorm(x, W(b + "attn_norm.weight"), c.rms_eps), cache, cos, sin);
@@ -202,8 +261,10 @@ Result<torch::Tensor> LlamaModel::Forward(const std::vector<int32_t>& tokens,
                W(b + "ffn_down.weight"));
   }
   cache->length += T;
+  if (last_only && T > 1) x = x.narrow(0, T - 1, 1);
   x = RmsNorm(x, W("output_norm.weight"), c.rms_eps);
-  return Linear(x, W(c.tied_embeddings ? "token_embd.weight" : "output.weight"));
+  return Linear(x, W(c.tied_embeddings ? "token_embd.weight" : "output.weight"))
+      .to(torch::kFloat32);
 }
 
 Result<std::vector<int32_t>> GreedyDecode(const LlamaModel& model,
