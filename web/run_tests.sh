@@ -12,6 +12,7 @@ cd "$(dirname "$0")"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 CI=1 NO_COLOR=1 FORCE_COLOR=0
 export EASEL_BIN="${EASEL_BIN:-$(cd .. && pwd)/build/easel}"
 LOG_DIR="${WEB_LOG_DIR:-$(mktemp -d /tmp/easel-web-tests.XXXXXX)}"
+mkdir -p "$LOG_DIR"
 status=0
 summary=()
 

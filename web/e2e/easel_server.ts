@@ -2,13 +2,17 @@
 // tiny SD1 fixture (and a fixture LoRA), a free loopback port (--port 0 --port-file), then
 // waits for /api/v1/health. When the server does not serve the web UI itself (no --web-dir
 // yet), a small static server + proxy in this process serves web/dist and forwards the APIs,
-// so the tests run either way.
+// so the tests run either way (and always with an API key: the server then refuses the
+// page itself without the key, so the UI is served by the proxy).
+// Options: an API key; a language model for the assistant (--llm) when the binary takes one
+// and the model file is there (EASEL_E2E_LLM, default: SmolLM2 in <build>/share/easel/models).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodePng } from './png';
 
 export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = path.resolve(WEB_DIR, '..');
@@ -16,6 +20,8 @@ export const REPO = path.resolve(WEB_DIR, '..');
 export interface Running {
   url: string; // what the browser opens
   apiUrl: string; // easel serve itself
+  modelsDir: string; // the --models-dir (for library rescans)
+  llm: string; // the --llm model file, "" when the assistant has none
   stop: () => Promise<void>;
   log: () => string;
 }
@@ -69,7 +75,23 @@ function staticProxy(dist: string, apiPort: number): Promise<http.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-export async function startEasel(): Promise<Running> {
+export interface StartOptions {
+  apiKey?: string;
+  llm?: boolean; // try to give the server the SmolLM2 model
+}
+
+// The assistant's model for the e2e tests: EASEL_E2E_LLM ("" or "none": none), else SmolLM2
+// beside the binary's build or the repo's build.
+function findLlm(bin: string): string {
+  const env = process.env.EASEL_E2E_LLM;
+  if (env !== undefined) return env === 'none' ? '' : env;
+  const name = 'SmolLM2-135M-Instruct.Q4_1.gguf';
+  for (const dir of [path.join(path.dirname(bin), 'share/easel/models'), path.join(REPO, 'build/share/easel/models')])
+    if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+  return '';
+}
+
+export async function startEasel(opts: StartOptions = {}): Promise<Running> {
   const bin = process.env.EASEL_BIN ?? path.join(REPO, 'build', 'easel');
   if (!fs.existsSync(bin)) throw new Error(`EASEL_BIN=${bin} does not exist: build easel first (or set EASEL_BIN)`);
   const dist = path.join(WEB_DIR, 'dist');
@@ -80,6 +102,10 @@ export async function startEasel(): Promise<Running> {
   fs.symlinkSync(path.join(REPO, 'tests/fixtures/sd1'), path.join(models, 'sd1'));
   const lora = path.join(REPO, 'tests/fixtures/lora/kohya.safetensors');
   if (fs.existsSync(lora)) fs.symlinkSync(lora, path.join(models, 'Lora', 'tiny_style.safetensors'));
+  // Previews beside the models (the library's sidecar convention): violet gradients.
+  const preview = encodePng(64, 64, (x, y) => [120 + x, 80 + y, 220]);
+  fs.writeFileSync(path.join(models, 'sd1.preview.png'), preview);
+  fs.writeFileSync(path.join(models, 'Lora', 'tiny_style.preview.png'), preview);
   const portFile = path.join(tmp, 'port');
   const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--port-file', portFile, '--data-dir', path.join(tmp, 'data'), '--models-dir', models, '--max-steps', '500'];
   const help = await new Promise<string>((resolve) => {
@@ -91,6 +117,13 @@ export async function startEasel(): Promise<Running> {
   });
   const serverServesWeb = help.includes('--web-dir');
   if (serverServesWeb) args.push('--web-dir', dist);
+  if (opts.apiKey) args.push('--api-key', opts.apiKey);
+  let llm = '';
+  if (opts.llm && /\s--llm\b/.test(help)) {
+    llm = findLlm(bin);
+    if (llm && fs.existsSync(llm)) args.push('--llm', llm);
+    else llm = '';
+  }
   let logText = '';
   // EASEL_E2E_GDB=1 runs the server under gdb, which prints a backtrace into the log if it crashes.
   const [cmd, argv] = process.env.EASEL_E2E_GDB === '1'
@@ -118,7 +151,7 @@ export async function startEasel(): Promise<Running> {
   await waitFor('a ready worker (/api/v1/health)', async () => ((await get(`${apiUrl}/api/v1/health`)).status === 200 ? true : undefined), 120_000, log);
   let url = apiUrl;
   let proxy: http.Server | null = null;
-  const root = await get(`${apiUrl}/`).catch(() => ({ status: 0, body: '', type: '' }));
+  const root = opts.apiKey ? { status: 401, body: '', type: '' } : await get(`${apiUrl}/`).catch(() => ({ status: 0, body: '', type: '' }));
   if (!(root.status === 200 && root.type.includes('html') && root.body.includes('id="root"'))) {
     proxy = await staticProxy(dist, port);
     const a = proxy.address();
@@ -128,6 +161,8 @@ export async function startEasel(): Promise<Running> {
   return {
     url,
     apiUrl,
+    modelsDir: models,
+    llm,
     log,
     stop: async () => {
       proxy?.closeAllConnections?.();

@@ -1,8 +1,11 @@
 // The shell: header with the views and the status bar, the four views (all mounted, one
 // shown, so each keeps its state), toasts, themes and the global keyboard shortcuts:
-//   Ctrl+Enter generate · Esc cancel the current job (on Generate) · Alt+1..4 switch views
-//   (arrows step through images in the image view, see ImageViewer.tsx)
+//   Ctrl+Enter generate · Esc cancel the current job (on Generate) · Alt+1..4 switch views ·
+//   Alt+A the assistant sidebar (arrows step through images in the image view, see
+//   ImageViewer.tsx). The API-key dialog opens when the server answers 401.
 import { useEffect, useRef, useState } from 'react';
+import { ChatSidebar } from './components/ChatSidebar';
+import { KeyDialog } from './components/KeyDialog';
 import { StatusBar } from './components/StatusBar';
 import { Toasts } from './components/Toasts';
 import { StoreProvider, useStore, VIEWS } from './state';
@@ -21,7 +24,7 @@ function initialTheme(): Theme {
 }
 
 function Shell() {
-  const { view, setView } = useStore();
+  const { view, setView, assistantOpen, setAssistantOpen } = useStore();
   const [theme, setTheme] = useState<Theme>(initialTheme);
   const viewRef = useRef(view);
   viewRef.current = view;
@@ -42,11 +45,14 @@ function Shell() {
       } else if (e.altKey && !e.ctrlKey && /^[1-4]$/.test(e.key)) {
         e.preventDefault();
         setView(VIEWS[Number(e.key) - 1].id);
+      } else if (e.altKey && !e.ctrlKey && !e.metaKey && (e.code === 'KeyA' || e.key === 'a' || e.key === 'A')) {
+        e.preventDefault();
+        setAssistantOpen((o) => !o);
       }
     };
     window.addEventListener('keydown', key);
     return () => window.removeEventListener('keydown', key);
-  }, [setView]);
+  }, [setView, setAssistantOpen]);
 
   return (
     <div className="app">
@@ -76,6 +82,17 @@ function Shell() {
         <StatusBar />
         <button
           type="button"
+          className={`assistant-toggle ${assistantOpen ? 'on' : ''}`}
+          aria-expanded={assistantOpen}
+          aria-controls="assistant"
+          title="Alt+A"
+          onClick={() => setAssistantOpen((o) => !o)}
+          data-testid="assistant-toggle"
+        >
+          Assistant <kbd>Alt</kbd>+<kbd>A</kbd>
+        </button>
+        <button
+          type="button"
           className="icon theme"
           aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}
           onClick={() => setTheme(theme === 'dark' ? 'light' : 'dark')}
@@ -83,6 +100,7 @@ function Shell() {
           {theme === 'dark' ? '☀' : '☾'}
         </button>
       </header>
+      <div className="workspace">
       <main>
         <section id="view-generate" role="tabpanel" aria-label="Generate" hidden={view !== 'generate'} className="view">
           <GenerateView />
@@ -97,6 +115,9 @@ function Shell() {
           <ModelsView />
         </section>
       </main>
+      <ChatSidebar />
+      </div>
+      <KeyDialog />
       <Toasts />
     </div>
   );

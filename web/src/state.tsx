@@ -1,6 +1,8 @@
 // The app's shared state: the API client, the server's models and samplers, the Generate
 // form (shared so the Gallery can "reuse parameters" into it), the live job table fed by the
-// queue's SSE stream, the current view, and toasts. One provider at the root (App.tsx).
+// queue's SSE stream, the current view, toasts, the API key (asked for when the server
+// answers 401, kept in localStorage) and whether the assistant sidebar is open. One provider
+// at the root (App.tsx).
 import { createContext, useCallback, useContext, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { ApiClient, errorMessage } from './api/client';
@@ -92,9 +94,20 @@ interface Store {
   bumpHistory: () => void;
   toast: (text: string, kind?: 'info' | 'error') => void;
   toasts: Toast[];
+  needKey: boolean; // the server answered 401: the key dialog is shown
+  setNeedKey: (b: boolean) => void;
+  saveApiKey: (key: string) => void; // stores it, sends it from now on, reloads what failed
+  authVersion: number; // bumps when the key changes
+  assistantOpen: boolean;
+  setAssistantOpen: (b: boolean | ((b: boolean) => boolean)) => void;
 }
 
 const Ctx = createContext<Store | null>(null);
+
+// The store, or null outside a StoreProvider (components usable on their own).
+export function useOptionalStore(): Store | null {
+  return useContext(Ctx);
+}
 
 export function useStore(): Store {
   const s = useContext(Ctx);
@@ -103,6 +116,8 @@ export function useStore(): Store {
 }
 
 const FORM_KEY = 'easel.form.v1';
+export const API_KEY_KEY = 'easel.apiKey';
+const ASSISTANT_KEY = 'easel.assistantOpen';
 const CURRENT_KEY = 'easel.currentJob';
 
 function viewFromHash(): View {
@@ -119,7 +134,39 @@ function loadForm(): FormState {
 }
 
 export function StoreProvider({ children, api: given }: { children: ReactNode; api?: ApiClient }) {
-  const api = useMemo(() => given ?? new ApiClient(''), [given]);
+  const api = useMemo(() => {
+    const a = given ?? new ApiClient('');
+    const saved = localStorage.getItem(API_KEY_KEY);
+    if (saved && !a.hasKey) a.setApiKey(saved);
+    return a;
+  }, [given]);
+  const [needKey, setNeedKey] = useState(false);
+  const [authVersion, setAuthVersion] = useState(0);
+  const [assistantOpen, setAssistantOpenState] = useState(() => localStorage.getItem(ASSISTANT_KEY) === '1');
+  useEffect(() => {
+    api.onUnauthorized = () => setNeedKey(true);
+    return () => {
+      api.onUnauthorized = null;
+    };
+  }, [api]);
+  const saveApiKey = useCallback((key: string) => {
+    try {
+      if (key) localStorage.setItem(API_KEY_KEY, key);
+      else localStorage.removeItem(API_KEY_KEY);
+    } catch {
+      /* storage off: the key lasts for this page only */
+    }
+    api.setApiKey(key);
+    setNeedKey(false);
+    setAuthVersion((v) => v + 1);
+  }, [api]);
+  const setAssistantOpen = useCallback((b: boolean | ((b: boolean) => boolean)) => {
+    setAssistantOpenState((prev) => {
+      const next = typeof b === 'function' ? b(prev) : b;
+      localStorage.setItem(ASSISTANT_KEY, next ? '1' : '0');
+      return next;
+    });
+  }, []);
   const [view, setViewState] = useState<View>(viewFromHash);
   const [form, setFormState] = useState<FormState>(loadForm);
   const [models, setModels] = useState<ModelList | null>(null);
@@ -194,7 +241,7 @@ export function StoreProvider({ children, api: given }: { children: ReactNode; a
       }
     };
     void loadJobs();
-  }, [api, reloadModels]);
+  }, [api, reloadModels, authVersion]);
 
   // The whole queue's events, for every view.
   const jobsRef = useRef(jobs);
@@ -215,12 +262,14 @@ export function StoreProvider({ children, api: given }: { children: ReactNode; a
           void api.job(ev.jobId).then((j) => dispatch({ type: 'upsert', job: j })).catch(() => {});
       },
       setStream,
+      api.hasKey ? { headers: api.authHeaders(), fetchFn: api.fetchFn } : {},
     );
-  }, [api]);
+  }, [api, authVersion]);
 
   const value: Store = {
     api, view, setView, form, setForm, models, modelsError, reloadModels, samplers, schedulers,
     jobs, upsertJob, currentJobId, setCurrentJobId, stream, historyVersion, bumpHistory, toast, toasts,
+    needKey, setNeedKey, saveApiKey, authVersion, assistantOpen, setAssistantOpen,
   };
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -56,18 +56,21 @@ describe('ApiClient', () => {
     const m = await new ApiClient('', f.fn).models();
     expect(m.models.map((x) => x.name)).toEqual(['a']);
     expect(m.models[0].preview).toBe(''); // a path on the server's disk is no URL
-    expect(m.loras).toEqual([{ name: 's', size: 1, triggerWords: ['sks style'], preview: '', family: 'SDXL' }]);
+    expect(m.loras).toEqual([{ name: 's', size: 1, triggerWords: ['sks style'], preview: '', family: 'SDXL', path: '/m/Lora/s.safetensors' }]);
   });
 
-  it('searches images with filters in the query and LoRA/date filters on the page', async () => {
+  it('searches images with every filter in the query (no openapi.json: all are tried)', async () => {
     const other = { ...IMAGE, id: 'i_00000000000000a2', loras: [], created_ms: 5 };
     const f = fakeFetch({ 'GET /api/v1/images': { images: [IMAGE, other], total: 2 } });
     const api = new ApiClient('', f.fn);
     const page = await api.images({ q: 'fox', model: 'sd1', minWidth: 64, lora: 'foxy' });
-    expect(f.calls[0].url).toContain('q=fox');
-    expect(f.calls[0].url).toContain('model=sd1');
-    expect(f.calls[0].url).toContain('min_width=64');
-    expect(page.images.map((i) => i.id)).toEqual([IMAGE.id]);
+    const call = f.calls.find((c) => c.url.includes('/api/v1/images'))!;
+    expect(call.url).toContain('q=fox');
+    expect(call.url).toContain('model=sd1');
+    expect(call.url).toContain('min_width=64');
+    expect(call.url).toContain('lora=foxy'); // no openapi.json: every filter is tried
+    expect(page.images.map((i) => i.id)).toEqual([IMAGE.id, other.id]); // the server's answer, as it is
+    expect(page.clientFiltered).toBeUndefined();
     expect(page.images[0]).toMatchObject({ cfgScale: 6.5, sampler: 'euler_ancestral', jobId: IMAGE.job_id });
   });
 

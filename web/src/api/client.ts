@@ -4,6 +4,11 @@
 //
 // Thread-safety: n/a (browser). Errors: every failed call throws ApiError with the server's
 // message (its native error shape {error:{code,message}} or A1111's {detail}).
+//
+// API key: a server started with --api-key answers 401 without it. The client sends the key
+// as "Authorization: Bearer KEY" on every fetch (SSE included: sse.ts reads streams with
+// fetch() when a key is set) and fetches images as blobs (`imageSrc`), since an <img> cannot
+// send headers. On a 401 it calls `onUnauthorized` (the app asks for the key).
 import * as N from './normalize';
 import type {
   Choice, ImagePage, ImageQuery, ImageRecord, Job, JobRequest, JobState, ModelList,
@@ -44,11 +49,42 @@ export const FALLBACK_SCHEDULERS: Choice[] = [
 
 type FetchFn = typeof fetch;
 
+// A failed response as ApiError, with the server's message (native, A1111 or OpenAI shape).
+async function errorOf(res: Response, method: string, path: string, unauthorized: () => void): Promise<ApiError> {
+  let data: unknown = null;
+  try {
+    data = JSON.parse(await res.text());
+  } catch {
+    data = null;
+  }
+  const err = N.obj(N.obj(data).error);
+  const detail = N.obj(data).detail;
+  let message = N.str(err.message) || N.str(detail) || N.str(N.obj(data).message) || `${method} ${path}: HTTP ${res.status}`;
+  const code = N.str(err.code) || N.str(N.obj(data).error) || `http_${res.status}`;
+  if (res.status === 401) {
+    unauthorized();
+    message = 'This server needs its API key: enter it when asked (or click "API key needed" at the top).';
+  }
+  return new ApiError(res.status, code, message);
+}
+
 export class ApiClient {
-  constructor(readonly base = '', private readonly fetchFn: FetchFn = (...a) => fetch(...a), private apiKey = '') {}
+  constructor(readonly base = '', readonly fetchFn: FetchFn = (...a) => fetch(...a), private apiKey = '') {}
+
+  // Called on every 401 (the key is missing or wrong).
+  onUnauthorized: (() => void) | null = null;
 
   setApiKey(key: string) {
     this.apiKey = key;
+  }
+
+  get hasKey(): boolean {
+    return this.apiKey !== '';
+  }
+
+  // Headers every request carries (the key, when there is one).
+  authHeaders(): Record<string, string> {
+    return this.apiKey ? { Authorization: `Bearer ${this.apiKey}` } : {};
   }
 
   private paths: Promise<Set<string> | null> | null = null;
@@ -66,21 +102,41 @@ export class ApiClient {
     return false;
   }
 
+  // Whether the server documents query parameter `name` on GET `path` (true without the
+  // document, or when the path lists no parameters at all).
+  async offersParam(path: string, name: string): Promise<boolean> {
+    this.doc ??= this.call('GET', '/api/v1/openapi.json').catch(() => null);
+    const doc = await this.doc;
+    if (!doc) return true;
+    const params = N.arr(N.obj(N.obj(N.obj(N.obj(doc).paths)[path]).get).parameters);
+    if (params.length === 0) return true;
+    return params.some((p) => N.str(N.obj(p).name) === name);
+  }
+  private doc: Promise<unknown> | null = null;
+
   // Throws the ApiError of a missing endpoint unless the server lists `prefix`.
   private async need(prefix: string): Promise<void> {
     if (!(await this.offers(prefix))) throw new ApiError(404, 'not_found', `this server has no ${prefix}`);
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  // One request, the raw response (for streams); throws ApiError when it fails (not ok).
+  async send(method: string, path: string, body?: unknown, accept = 'application/json', signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept, ...this.authHeaders() };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
     let res: Response;
     try {
-      res = await this.fetchFn(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await this.fetchFn(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
     } catch (e) {
+      if ((e as Error)?.name === 'AbortError') throw e;
       throw new ApiError(0, 'network', `cannot reach the Easel server (${N.str((e as Error)?.message, 'network error')}): is \`easel serve\` running?`);
     }
+    if (!res.ok) throw await errorOf(res, method, path, () => this.onUnauthorized?.());
+    return res;
+  }
+
+  // One JSON call: the parsed body, or ApiError.
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await this.send(method, path, body);
     const text = await res.text();
     let data: unknown = null;
     if (text) {
@@ -89,13 +145,6 @@ export class ApiClient {
       } catch {
         data = null;
       }
-    }
-    if (!res.ok) {
-      const err = N.obj(N.obj(data).error);
-      const detail = N.obj(data).detail;
-      const message = N.str(err.message) || N.str(detail) || N.str(N.obj(data).message) || `${method} ${path}: HTTP ${res.status}`;
-      const code = N.str(err.code) || N.str(N.obj(data).error) || `http_${res.status}`;
-      throw new ApiError(res.status, code, message);
     }
     return data;
   }
@@ -147,6 +196,10 @@ export class ApiClient {
   }
 
   // --- images and history -------------------------------------------------------------------
+  // The history, filtered by the server: text (FTS), model, LoRA, date range, exact size or a
+  // size range. A filter the server does not document (openapi.json) or rejects (400) is
+  // applied to the returned page instead, and named in `clientFiltered` (the view says so:
+  // matches beyond the page are then missed).
   async images(query: ImageQuery = {}): Promise<ImagePage> {
     const q = new URLSearchParams();
     if (query.q) q.set('q', query.q);
@@ -157,12 +210,44 @@ export class ApiClient {
     if (query.maxHeight) q.set('max_height', String(query.maxHeight));
     q.set('limit', String(query.limit ?? 100));
     if (query.offset) q.set('offset', String(query.offset));
-    const page = N.imagePage(await this.call('GET', `/api/v1/images?${q}`));
-    // Filters the server does not take yet, applied to the page.
-    let images = page.images;
-    if (query.lora) images = images.filter((i) => i.loras.some((l) => l.name === query.lora));
-    if (query.since) images = images.filter((i) => i.createdMs >= query.since!);
-    return { images, total: images.length === page.images.length ? page.total : images.length };
+    // The filters a server may lack: [query name, value, label for the note].
+    const optional: [string, string | undefined, string][] = [
+      ['lora', query.lora, 'LoRA'],
+      ['from', query.from !== undefined ? String(Math.round(query.from)) : undefined, 'date'],
+      ['to', query.to !== undefined ? String(Math.round(query.to)) : undefined, 'date'],
+      ['width', query.width ? String(query.width) : undefined, 'size'],
+      ['height', query.height ? String(query.height) : undefined, 'size'],
+    ];
+    const local = new Set<string>();
+    for (const [name, value, label] of optional) {
+      if (value === undefined) continue;
+      if (await this.offersParam('/api/v1/images', name)) q.set(name, value);
+      else local.add(label);
+    }
+    let page: ImagePage;
+    try {
+      page = N.imagePage(await this.call('GET', `/api/v1/images?${q}`));
+    } catch (e) {
+      const sent = optional.filter(([name]) => q.has(name));
+      if (!(e instanceof ApiError) || e.status !== 400 || sent.length === 0) throw e;
+      // Rejected: ask again without them, and filter the page here.
+      for (const [name, , label] of sent) {
+        q.delete(name);
+        local.add(label);
+      }
+      page = N.imagePage(await this.call('GET', `/api/v1/images?${q}`));
+    }
+    // Only the filters the server did not apply (its own matching is broader: a LoRA by
+    // path or as a <lora:…> tag in the prompt, which this page may not show).
+    const loraOf = (i: ImageRecord) => i.loras.some((l) => l.name === query.lora || l.name.split(/[\\/]/).pop()?.replace(/\.safetensors$/, '') === query.lora) ||
+      i.prompt.includes(`<lora:${query.lora}:`);
+    const images = page.images.filter((i) =>
+      (!local.has('LoRA') || !query.lora || loraOf(i)) &&
+      (!local.has('date') || ((query.from === undefined || i.createdMs >= query.from) && (query.to === undefined || i.createdMs <= query.to))) &&
+      (!local.has('size') || ((!query.width || i.width === query.width) && (!query.height || i.height === query.height))));
+    const out: ImagePage = { images, total: images.length === page.images.length ? page.total : images.length };
+    if (local.size) out.clientFiltered = [...local];
+    return out;
   }
 
   async image(id: string): Promise<ImageRecord> {
@@ -171,6 +256,14 @@ export class ApiClient {
 
   imageFileUrl(id: string): string {
     return `${this.base}/api/v1/images/${encodeURIComponent(id)}/file`;
+  }
+
+  // A URL an <img> can show for a server URL: itself without a key; with one, the image
+  // fetched with the key as a blob: URL (the caller revokes it with URL.revokeObjectURL).
+  async imageSrc(url: string, signal?: AbortSignal): Promise<string> {
+    if (!this.apiKey || !url.startsWith(`${this.base}/`) || url.startsWith('data:')) return url;
+    const res = await this.send('GET', url.slice(this.base.length), undefined, 'image/*', signal);
+    return URL.createObjectURL(await res.blob());
   }
 
   async deleteImage(id: string): Promise<void> {
@@ -192,6 +285,14 @@ export class ApiClient {
         list.loras = loras.map((x) => ({ name: N.str(N.obj(x).name), size: 0, triggerWords: [], preview: '', family: '' })).filter((l) => l.name);
       } catch {
         /* none */
+      }
+    }
+    // The model library knows previews, trigger words and descriptions: merged in by name.
+    if (await this.offers('/api/v1/library/models')) {
+      try {
+        N.mergeLibrary(list, await this.call('GET', '/api/v1/library/models'), this.base);
+      } catch {
+        /* the catalog's list alone */
       }
     }
     return list;

@@ -104,15 +104,44 @@ export function modelInfo(v: unknown): ModelInfo {
     description: str(m.description),
     tags: strs(m.tags),
     triggerWords: strs(m.trigger_words),
-    preview: previewUrl(str(m.preview)),
+    preview: previewUrl(str(m.preview_url, str(m.preview))),
     error: str(m.error),
   };
 }
 
-// A preview the browser can load: a URL, never a path on the server's disk (the library
-// records those; a route to serve them is still to come).
-export function previewUrl(p: string): string {
-  return /^(https?:|data:image\/|\/api\/)/.test(p) ? p : '';
+// A preview the browser can load: a URL (the library's `preview_url`, a route of the
+// server), never a path on the server's disk (the library's `preview`).
+export function previewUrl(p: string, base = ''): string {
+  if (/^\/api\//.test(p)) return base + p;
+  return /^(https?:|data:image\/)/.test(p) ? p : '';
+}
+
+const stem = (p: string) => (p.replace(/\/+$/, '').split(/[\\/]/).pop() ?? p).replace(/\.(safetensors|ckpt|pt|pth|bin|gguf)$/i, '');
+
+// The model library's records (GET /api/v1/library/models: {models:[{path, name, kind,
+// family, trigger_words, preview_url, description, tags}]}) merged into the catalog's list:
+// a catalog model or LoRA takes the preview, trigger words and description of the library
+// record with the same name or file stem, and keeps its own name and family otherwise.
+export function mergeLibrary(list: ModelList, raw: unknown, base = ''): void {
+  const recs = arr(obj(raw).models).map(obj);
+  const find = (name: string) => recs.find((r) => str(r.name) === name || stem(str(r.path)) === stem(name));
+  for (const m of list.models) {
+    const r = find(m.name);
+    if (!r) continue;
+    m.preview ||= previewUrl(str(r.preview_url), base);
+    if (!m.triggerWords.length) m.triggerWords = strs(r.trigger_words);
+    if (!m.description) m.description = str(r.description);
+    if (!m.tags.length) m.tags = strs(r.tags);
+    if ((!m.family || m.family === 'unknown') && str(r.family)) m.family = str(r.family);
+  }
+  for (const l of list.loras) {
+    const r = find(l.name);
+    if (!r) continue;
+    l.preview ||= previewUrl(str(r.preview_url), base);
+    if (!l.path && str(r.path)) l.path = str(r.path);
+    if (!l.triggerWords.length) l.triggerWords = strs(r.trigger_words);
+    if (!l.family && str(r.family)) l.family = str(r.family);
+  }
 }
 
 export function modelList(v: unknown): ModelList {
@@ -120,12 +149,12 @@ export function modelList(v: unknown): ModelList {
   const all = arr(r.models).map(modelInfo);
   const loras: LoraInfo[] = arr(r.loras).map((x) => {
     const l = obj(x);
-    return { name: str(l.name), size: num(l.size), triggerWords: strs(l.trigger_words), preview: previewUrl(str(l.preview)), family: str(l.family) };
+    return { name: str(l.name), size: num(l.size), triggerWords: strs(l.trigger_words), preview: previewUrl(str(l.preview_url, str(l.preview))), family: str(l.family) };
   });
   // The library lists LoRAs among the models, by kind.
   for (const m of all.filter((m) => m.kind === 'lora'))
     if (!loras.some((l) => l.name === m.name))
-      loras.push({ name: m.name, size: m.size, triggerWords: m.triggerWords, preview: m.preview, family: m.family });
+      loras.push({ name: m.name, size: m.size, triggerWords: m.triggerWords, preview: m.preview, family: m.family, ...(m.path ? { path: m.path } : {}) });
   const models = all.filter((m) => m.kind === 'checkpoint' || m.kind === 'diffusion_model' || m.kind === '');
   return { models, loras, defaultModel: str(r.default_model) };
 }

@@ -98,6 +98,7 @@ export interface ImageRecord {
 export interface ImagePage {
   images: ImageRecord[];
   total: number;
+  clientFiltered?: string[]; // filters the server could not apply ("LoRA", "date", "size"): applied to this page only
 }
 
 export interface ImageQuery {
@@ -107,8 +108,11 @@ export interface ImageQuery {
   maxWidth?: number;
   minHeight?: number;
   maxHeight?: number;
-  lora?: string; // filtered client-side (the server has no LoRA filter yet)
-  since?: number; // created_ms lower bound, client-side
+  lora?: string; // a LoRA the image used
+  from?: number; // created_ms bounds (inclusive)
+  to?: number;
+  width?: number; // an exact size
+  height?: number;
   limit?: number;
   offset?: number;
 }
@@ -135,6 +139,7 @@ export interface LoraInfo {
   triggerWords: string[];
   preview: string;
   family: string;
+  path?: string; // the file on the server, when the model library knows it (presets name LoRAs by path)
 }
 
 export interface ModelList {

@@ -2,6 +2,7 @@
 // the prompt, download, delete. Arrow keys step through the gallery, Esc closes.
 import { useEffect, useRef } from 'react';
 import type { ImageRecord } from '../api/types';
+import { AuthImg, useImageSrc } from './AuthImg';
 import { Highlight } from './PromptEditor';
 
 interface Props {
@@ -38,6 +39,7 @@ export function paramRows(img: ImageRecord): [string, string][] {
 
 export function ImageViewer({ image, fileUrl, onClose, onPrev, onNext, onReuse, onDelete, onCopy }: Props) {
   const closeBtn = useRef<HTMLButtonElement>(null);
+  const downloadUrl = useImageSrc(fileUrl);
   useEffect(() => closeBtn.current?.focus(), []);
   useEffect(() => {
     const key = (e: KeyboardEvent) => {
@@ -59,14 +61,14 @@ export function ImageViewer({ image, fileUrl, onClose, onPrev, onNext, onReuse, 
       <div className="modal viewer" role="dialog" aria-modal="true" aria-label="Image details" onClick={(e) => e.stopPropagation()} data-testid="image-viewer">
         <div className="viewer-image">
           <button type="button" className="nav prev" onClick={onPrev} disabled={!onPrev} aria-label="Previous image">‹</button>
-          <img src={fileUrl} alt={image.prompt || 'Generated image'} />
+          <AuthImg src={fileUrl} alt={image.prompt || 'Generated image'} />
           <button type="button" className="nav next" onClick={onNext} disabled={!onNext} aria-label="Next image">›</button>
         </div>
         <aside className="viewer-info">
           <div className="viewer-actions">
             <button type="button" className="primary" onClick={onReuse} data-testid="reuse">Reuse parameters</button>
             <button type="button" onClick={onCopy}>Copy prompt</button>
-            <a className="button" href={fileUrl} download={`${image.id}.png`}>Download</a>
+            <a className="button" href={downloadUrl || fileUrl} download={`${image.id}.png`}>Download</a>
             <button type="button" className="danger" onClick={onDelete}>Delete</button>
             <button type="button" ref={closeBtn} onClick={onClose} aria-label="Close">Close</button>
           </div>

@@ -2,13 +2,14 @@
 // and queue length. Polls /api/v1/stats every few seconds and after job events; a server
 // without stats shows only the queue counted from the live job table.
 import { useEffect, useMemo, useState } from 'react';
-import { isUnavailable } from '../api/client';
+import { ApiError, isUnavailable } from '../api/client';
 import type { Stats } from '../api/types';
 import { formatBytes, predictJobBytes } from '../lib/form';
 import { useStore } from '../state';
 
 export function StatusBar() {
-  const { api, jobs, stream, form, models, setView } = useStore();
+  const { api, jobs, stream, form, models, setView, setNeedKey, authVersion } = useStore();
+  const [locked, setLocked] = useState(false); // the server wants its API key
   const [stats, setStats] = useState<Stats | null>(null);
   const [available, setAvailable] = useState(true);
   const [reachable, setReachable] = useState(true);
@@ -23,10 +24,12 @@ export function StatusBar() {
         if (!stop) {
           setStats(s);
           setReachable(true);
+          setLocked(false);
         }
       } catch (e) {
         if (stop) return;
         if (isUnavailable(e)) setAvailable(false);
+        else if (e instanceof ApiError && e.status === 401) setLocked(true);
         else setReachable(false);
       }
     };
@@ -36,7 +39,7 @@ export function StatusBar() {
       stop = true;
       clearInterval(t);
     };
-  }, [api, available, jobStates]);
+  }, [api, available, jobStates, authVersion]);
 
   const live = Object.values(jobs);
   const queued = stats ? stats.queued : live.filter((j) => j.state === 'queued').length;
@@ -54,7 +57,9 @@ export function StatusBar() {
     <div className="statusbar" role="status" aria-label="Server status">
       <span className={`dot ${online ? 'ok' : stream === 'connecting' ? 'wait' : 'bad'}`} title={online ? 'connected' : 'not connected'} />
       <span className="sr-only">{online ? 'connected' : 'not connected'}</span>
-      {available && stats ? (
+      {locked ? (
+        <button type="button" className="link" onClick={() => setNeedKey(true)} data-testid="need-key">API key needed</button>
+      ) : available && stats ? (
         <span className="mem" title={`memory: ${formatBytes(used)} used by Easel of ${formatBytes(total)}; the next job needs about ${formatBytes(predicted)}`}>
           <span className="mem-label">{device ? device.toUpperCase() : 'mem'}</span>
           <span className="membar" aria-hidden="true">

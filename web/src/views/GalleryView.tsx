@@ -1,10 +1,12 @@
 // Gallery: the whole history in a virtualised grid, full-text search (the server's FTS:
-// words, "phrases", prefix*) with model / size / date / LoRA filters, an image view with
-// every parameter, and PNG drop to read any image's parameters (A1111 png-info).
+// words, "phrases", prefix*) with model / size / date / LoRA filters (sent to the server;
+// one it lacks is applied to the loaded page, and a note says so), an image view with every
+// parameter, and PNG drop to read any image's parameters (A1111 png-info).
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { errorMessage } from '../api/client';
-import type { ImageRecord, PngInfo } from '../api/types';
+import type { ImageQuery, ImageRecord, PngInfo } from '../api/types';
 import { readAsDataUrl } from '../components/ImageDrop';
+import { AuthImg } from '../components/AuthImg';
 import { ImageViewer } from '../components/ImageViewer';
 import { VirtualGrid } from '../components/VirtualGrid';
 import { applyRequest, requestOfImage, stripDataUrl } from '../lib/form';
@@ -22,16 +24,39 @@ const DATES = [
   { value: '1', label: 'Today' },
   { value: '7', label: 'Last 7 days' },
   { value: '30', label: 'Last 30 days' },
+  { value: 'range', label: 'Between dates…' },
 ];
 
+const DAY = 86400e3;
+
+// The date filter as created_ms bounds: "1" is today (since local midnight), "7" / "30" the
+// last days, "range" the two dates given (whole local days).
+export function dateBounds(days: string, from: string, to: string, now = Date.now()): { from?: number; to?: number } {
+  if (days === 'range') {
+    const f = from ? new Date(`${from}T00:00:00`).getTime() : NaN;
+    const t = to ? new Date(`${to}T00:00:00`).getTime() + DAY - 1 : NaN;
+    return { ...(Number.isFinite(f) ? { from: f } : {}), ...(Number.isFinite(t) ? { to: t } : {}) };
+  }
+  if (days === '1') {
+    const d = new Date(now);
+    d.setHours(0, 0, 0, 0);
+    return { from: d.getTime() };
+  }
+  return days ? { from: now - Number(days) * DAY } : {};
+}
+
 export function GalleryView() {
-  const { api, models, historyVersion, bumpHistory, setForm, setView, toast, view } = useStore();
+  const { api, models, historyVersion, bumpHistory, setForm, setView, toast, view, authVersion } = useStore();
   const [text, setText] = useState('');
   const [q, setQ] = useState('');
   const [model, setModel] = useState('');
   const [size, setSize] = useState('');
   const [days, setDays] = useState('');
   const [lora, setLora] = useState('');
+  const [fromDate, setFromDate] = useState('');
+  const [toDate, setToDate] = useState('');
+  const [sizesSeen, setSizesSeen] = useState<string[]>([]);
+  const [note, setNote] = useState('');
   const [images, setImages] = useState<ImageRecord[]>([]);
   const [total, setTotal] = useState(0);
   const [loading, setLoading] = useState(false);
@@ -46,10 +71,12 @@ export function GalleryView() {
     return () => clearTimeout(t);
   }, [text]);
 
-  const query = useMemo(() => {
-    const sz = size === 'small' ? { maxWidth: 512, maxHeight: 512 } : size === 'medium' ? { minWidth: 513, maxWidth: 1024 } : size === 'large' ? { minWidth: 1025 } : {};
-    return { q, model: model || undefined, lora: lora || undefined, since: days ? Date.now() - Number(days) * 86400e3 : undefined, ...sz };
-  }, [q, model, size, days, lora]);
+  const query = useMemo((): ImageQuery => {
+    const exact = /^(\d+)x(\d+)$/.exec(size);
+    const sz = exact ? { width: Number(exact[1]), height: Number(exact[2]) }
+      : size === 'small' ? { maxWidth: 512, maxHeight: 512 } : size === 'medium' ? { minWidth: 513, maxWidth: 1024 } : size === 'large' ? { minWidth: 1025 } : {};
+    return { q, model: model || undefined, lora: lora || undefined, ...dateBounds(days, fromDate, toDate), ...sz };
+  }, [q, model, size, days, lora, fromDate, toDate]);
 
   const load = useCallback(async (offset: number) => {
     const gen = offset === 0 ? ++generation.current : generation.current;
@@ -60,6 +87,13 @@ export function GalleryView() {
       setImages((prev) => (offset === 0 ? page.images : [...prev, ...page.images.filter((i) => !prev.some((p) => p.id === i.id))]));
       setTotal(page.total);
       setError('');
+      setNote(page.clientFiltered?.length
+        ? `This server cannot filter by ${page.clientFiltered.join(' and ')}: only the ${offset + PAGE} most relevant images were filtered here, so older matches may be missing.`
+        : '');
+      if (!query.width) {
+        const seen = page.images.map((i) => `${i.width}x${i.height}`);
+        setSizesSeen((prev) => [...new Set([...prev, ...seen])].sort((a, b) => parseInt(a) - parseInt(b)).slice(0, 12));
+      }
     } catch (e) {
       if (gen === generation.current) setError(errorMessage(e));
     } finally {
@@ -69,7 +103,7 @@ export function GalleryView() {
 
   useEffect(() => {
     if (view === 'gallery' || historyVersion === 0) void load(0);
-  }, [load, historyVersion, view]);
+  }, [load, historyVersion, view, authVersion]);
 
   const more = useCallback(() => {
     if (!loading && images.length < total) void load(images.length);
@@ -157,12 +191,24 @@ export function GalleryView() {
           <option value="">All models</option>
           {models?.models.map((m) => <option key={m.name} value={m.name}>{m.name}</option>)}
         </select>
-        <select aria-label="Filter by size" value={size} onChange={(e) => setSize(e.target.value)}>
+        <select aria-label="Filter by size" value={size} onChange={(e) => setSize(e.target.value)} data-testid="filter-size">
           {SIZES.map((s) => <option key={s.value} value={s.value}>{s.label}</option>)}
+          {sizesSeen.length ? (
+            <optgroup label="Exactly">
+              {sizesSeen.map((s) => <option key={s} value={s}>{s.replace('x', '×')}</option>)}
+            </optgroup>
+          ) : null}
         </select>
-        <select aria-label="Filter by date" value={days} onChange={(e) => setDays(e.target.value)}>
+        <select aria-label="Filter by date" value={days} onChange={(e) => setDays(e.target.value)} data-testid="filter-date">
           {DATES.map((s) => <option key={s.value} value={s.value}>{s.label}</option>)}
         </select>
+        {days === 'range' ? (
+          <span className="date-range">
+            <input type="date" aria-label="From date" value={fromDate} onChange={(e) => setFromDate(e.target.value)} />
+            –
+            <input type="date" aria-label="To date" value={toDate} onChange={(e) => setToDate(e.target.value)} />
+          </span>
+        ) : null}
         {models && models.loras.length ? (
           <select aria-label="Filter by LoRA" value={lora} onChange={(e) => setLora(e.target.value)}>
             <option value="">Any LoRA</option>
@@ -176,6 +222,7 @@ export function GalleryView() {
         </label>
       </header>
       {error ? <p className="error" role="alert">{error}</p> : null}
+      {note ? <p className="filter-note" role="status" data-testid="filter-note">{note}</p> : null}
       {!loading && images.length === 0 && !error ? (
         <p className="placeholder">{q || model || size || days || lora ? 'No image matches.' : 'No images yet. Generate one, or drop a PNG here to read its parameters.'}</p>
       ) : null}
@@ -187,7 +234,7 @@ export function GalleryView() {
         onEndReached={more}
         render={(img, i) => (
           <button type="button" className="thumb" onClick={() => setSelected(i)} aria-label={`Open image: ${img.prompt.slice(0, 80) || img.id}`} data-testid="thumb">
-            <img src={api.imageFileUrl(img.id)} alt="" loading="lazy" decoding="async" />
+            <AuthImg src={api.imageFileUrl(img.id)} alt="" loading="lazy" decoding="async" />
             <span className="thumb-caption">{img.prompt}</span>
           </button>
         )}

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { errorMessage, isUnavailable } from '../api/client';
 import type { Preset } from '../api/types';
+import { AuthImg } from '../components/AuthImg';
 import { ImageDrop, toPngDataUrl } from '../components/ImageDrop';
 import { LoraPicker } from '../components/LoraPicker';
 import { MaskCanvas, type MaskCanvasHandle } from '../components/MaskCanvas';
@@ -309,7 +310,7 @@ export function GenerateView() {
               {job.images.length > 0 ? (
                 job.images.map((im) => (
                   <a key={im.id} href={api.imageFileUrl(im.id)} target="_blank" rel="noreferrer" className="result-image">
-                    <img src={api.imageFileUrl(im.id)} alt={`Result, seed ${im.seed}`} width={im.width} height={im.height} />
+                    <AuthImg src={api.imageFileUrl(im.id)} alt={`Result, seed ${im.seed}`} width={im.width} height={im.height} />
                     <span className="caption">seed {im.seed} · {im.width}×{im.height}</span>
                   </a>
                 ))

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { errorMessage, isUnavailable } from '../api/client';
 import type { Preset, PresetValidation } from '../api/types';
+import { AuthImg } from '../components/AuthImg';
 import { NumberField, SelectField } from '../components/Field';
 import { formatBytes, predictJobBytes } from '../lib/form';
 import { setLora } from '../lib/prompt';
@@ -88,7 +89,7 @@ export function PresetEditor({ initial, onSaved, onCancel }: { initial: Preset; 
         ))}
         <select aria-label="Add a LoRA to the preset" value="" onChange={(e) => e.target.value && setP({ ...p, loras: [...p.loras, { path: e.target.value, weight: 1 }] })}>
           <option value="">Add a LoRA…</option>
-          {(models?.loras ?? []).map((l) => <option key={l.name} value={l.name}>{l.name}</option>)}
+          {(models?.loras ?? []).map((l) => <option key={l.name} value={l.path || l.name}>{l.name}</option>)}
         </select>
       </fieldset>
       <fieldset>
@@ -178,7 +179,7 @@ export function ModelsView() {
       <div className="cards" role="list" aria-label="Checkpoints">
         {shown.map((m) => (
           <article key={m.name} className="card" role="listitem" data-testid="model-card">
-            <div className="card-preview">{m.preview ? <img src={m.preview} alt="" loading="lazy" /> : <span aria-hidden="true">{m.family.slice(0, 4)}</span>}</div>
+            <div className="card-preview">{m.preview ? <AuthImg src={m.preview} alt={`Preview of ${m.name}`} loading="lazy" data-testid="model-preview" /> : <span aria-hidden="true">{m.family.slice(0, 4)}</span>}</div>
             <div className="card-body">
               <h3 title={m.title}>{m.name}</h3>
               <p className="muted">
@@ -197,6 +198,7 @@ export function ModelsView() {
       <div className="cards small" role="list" aria-label="LoRAs">
         {loras.map((l) => (
           <article key={l.name} className="card" role="listitem">
+            {l.preview ? <div className="card-preview"><AuthImg src={l.preview} alt={`Preview of ${l.name}`} loading="lazy" /></div> : null}
             <div className="card-body">
               <h3>{l.name}</h3>
               <p className="muted">{l.family} {l.size ? formatBytes(l.size) : ''}</p>

@@ -3,6 +3,7 @@
 // load, so the queue survives a page reload.
 import { useMemo, useState } from 'react';
 import { errorMessage } from '../api/client';
+import { AuthImg } from '../components/AuthImg';
 import { ProgressBar } from '../components/ProgressBar';
 import { useStore, type LiveJob } from '../state';
 
@@ -31,7 +32,7 @@ export function QueueView() {
   const row = (j: LiveJob) => (
     <li key={j.id} className={`job state-${j.state}`} data-testid="job-row" data-job-id={j.id}>
       <div className="job-thumb">
-        {j.images[0] ? <img src={api.imageFileUrl(j.images[0].id)} alt="" /> : j.previewUrl && j.state === 'running' ? <img src={j.previewUrl} alt="" /> : <span aria-hidden="true">{j.kind === 'inpaint' ? '◐' : j.kind === 'img2img' ? '◑' : '○'}</span>}
+        {j.images[0] ? <AuthImg src={api.imageFileUrl(j.images[0].id)} alt="" loading="lazy" /> : j.previewUrl && j.state === 'running' ? <img src={j.previewUrl} alt="" /> : <span aria-hidden="true">{j.kind === 'inpaint' ? '◐' : j.kind === 'img2img' ? '◑' : '○'}</span>}
       </div>
       <div className="job-main">
         <div className="job-head">
