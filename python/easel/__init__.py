@@ -16,6 +16,14 @@ Example::
     for record in client.search("castle model:sd*"):
         print(record["id"], record["prompt"])
 
+Zero configuration (a private ``easel serve`` whose model library chooses for you; see
+``easel/zero_config.py``)::
+
+    with Easel.from_comfyui_auto() as easel:     # or Easel.from_paths({"checkpoints": ...})
+        images = easel.generate("a girl with pink hair", style="anime", quality="high",
+                                num_images=4, seed=42)
+        print(easel.last_choice["selection"]["explanation"], easel.get_stats())
+
 Only the standard library (urllib) and Pillow are needed.
 """
 

@@ -14,6 +14,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from PIL import Image
 
+from .zero_config import LocalServer, PathsArg, folders_of, job_body
+
 _TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -144,6 +146,116 @@ class Easel:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
+        self._server: Optional[LocalServer] = None  # a private server this client stops
+        self._zero_config = False  # generate() lets the library choose the model
+        #: What the server's library chose for the last generate() (model, LoRAs, parameters,
+        #: and the reasons), or None when the job named its model.
+        self.last_choice: Optional[Dict[str, Any]] = None
+        #: The library scan a zero-config client started with (files, added, errors, notes).
+        self.scan_report: Optional[Dict[str, Any]] = None
+
+    # -- zero configuration (see easel/zero_config.py) ------------------------------------
+    @classmethod
+    def from_comfyui_auto(cls, *, binary: Optional[str] = None, data_dir: Optional[str] = None,
+                          extra_paths: Optional[PathsArg] = None, serve_args: Optional[List[str]] = None,
+                          start_timeout: float = 120.0, scan_timeout: float = 1800.0) -> "Easel":
+        """Starts a private ``easel serve``, finds the ComfyUI / A1111 / Forge / InvokeAI installs
+        on this machine (as ``easel models scan --discover`` does), indexes their models, and
+        returns a client whose ``generate()`` chooses the model for each prompt.
+
+        Args:
+            binary: the easel binary (default $EASEL_BIN, ``easel`` on $PATH, or build/easel).
+            data_dir: where the server keeps its database and images; a temporary folder
+                (removed on close) when None. Give one to keep the index between runs.
+            extra_paths: more folders, as for from_paths().
+            serve_args: more ``easel serve`` flags (e.g. ["--device", "cuda:0"]).
+        Raises:
+            EaselError: no install found and no extra_paths (use from_paths), or the scan failed.
+        """
+        body: Dict[str, Any] = {"discover": True}
+        if extra_paths:
+            body["paths"] = folders_of(extra_paths)
+        return cls._zero_config_client(body, binary, data_dir, serve_args, start_timeout, scan_timeout)
+
+    @classmethod
+    def from_paths(cls, paths: PathsArg, *, binary: Optional[str] = None, data_dir: Optional[str] = None,
+                   serve_args: Optional[List[str]] = None, start_timeout: float = 120.0,
+                   scan_timeout: float = 1800.0) -> "Easel":
+        """Like from_comfyui_auto(), with the model folders named::
+
+            Easel.from_paths({"checkpoints": "/models/checkpoints",
+                              "loras": ["/models/loras", "/more/loras"],
+                              "vae": "/models/vae"})
+
+        Keys name kinds (checkpoint(s), lora(s), vae, embeddings, text_encoders, unet,
+        controlnet, upscale_models, models); every file is classified by its tensors anyway.
+        """
+        body = {"paths": folders_of(paths)}
+        return cls._zero_config_client(body, binary, data_dir, serve_args, start_timeout, scan_timeout)
+
+    @classmethod
+    def _zero_config_client(cls, rescan: Dict[str, Any], binary: Optional[str], data_dir: Optional[str],
+                            serve_args: Optional[List[str]], start_timeout: float,
+                            scan_timeout: float) -> "Easel":
+        server = LocalServer(binary, data_dir, serve_args, start_timeout)
+        client = cls(server.url)
+        client._server = server
+        client._zero_config = True
+        try:
+            deadline = time.monotonic() + start_timeout
+            while not client.health():
+                if server.proc is None or server.proc.poll() is not None:
+                    raise EaselError(0, "server_exited", f"easel serve stopped: {server.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise EaselError(0, "timeout", f"easel serve has no ready worker after {start_timeout} s: "
+                                     f"{server.log_tail()}")
+                time.sleep(0.1)
+            try:
+                client.scan_report = client._request("POST", "/api/v1/library/models/rescan", rescan,
+                                                     timeout=scan_timeout)
+            except EaselError as e:
+                if rescan.get("discover") and e.status == 400:
+                    raise EaselError(e.status, e.code,
+                                     "no ComfyUI, A1111/Forge or InvokeAI install was found under $HOME: "
+                                     "name the folders with Easel.from_paths({'checkpoints': ..., "
+                                     "'loras': ...})") from None
+                raise
+        except BaseException:
+            server.stop()
+            raise
+        return client
+
+    def close(self) -> None:
+        """Stops the private server of a from_comfyui_auto() / from_paths() client (no-op
+        otherwise)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> "Easel":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def get_stats(self) -> Dict[str, Any]:
+        """The library, history and queue at a glance::
+
+            {"library": {"total": 412, "errors": 3, "by_kind": {"checkpoint": 40, "lora": 350, ...},
+                         "by_family": {"SDXL": 200, "SD1": 190, ...},
+                         "by_kind_family": {"lora": {"SDXL": 180, ...}, ...}},
+             "history": {"images": 1234},
+             "queue": {"queued": 0, "running": 1, "succeeded": 57, "failed": 0, "cancelled": 2}}
+        """
+        library = self._request("GET", "/api/v1/library/stats")
+        history = self._request("GET", "/api/v1/images?limit=1")
+        queue = self._request("GET", "/api/v1/stats").get("queue", {})
+        return {"library": library, "history": {"images": history.get("total", 0)}, "queue": queue}
+
+    def library_models(self, **filters: Any) -> List[Dict[str, Any]]:
+        """The model library's records (kind=, family=, tag=, q=, limit=, offset=)."""
+        q = urllib.parse.urlencode(filters)
+        return self._request("GET", "/api/v1/library/models" + ("?" + q if q else ""))["models"]
 
     # -- jobs ---------------------------------------------------------------------------
     def submit(self, prompt: str = "", *, init_image: Optional[Image.Image] = None,
@@ -158,9 +270,31 @@ class Easel:
             body["mask"] = _png_base64(mask)
         return Job(self, JobInfo.from_json(self._request("POST", "/api/v1/jobs", body)))
 
-    def generate(self, prompt: str, timeout: float = 600.0, **params: Any) -> List[Image.Image]:
-        """Generates and waits: returns the job's images (PIL). Same parameters as submit."""
-        return self.submit(prompt, **params).images(timeout)
+    def generate(self, prompt: str, style: Optional[str] = None, quality: Optional[str] = None,
+                 num_images: Optional[int] = None, seed: Optional[int] = None, *, timeout: float = 600.0,
+                 **overrides: Any) -> List[Image.Image]:
+        """Generates and waits: returns the job's images (PIL).
+
+        Args:
+            prompt: what to draw.
+            style: "anime", "realistic", "artistic" or "3d" guides the model choice; any other
+                name applies a stored style (GET /api/v1/styles) to the prompt.
+            quality: "fast", "balanced" (the server's default), "high" or "ultra".
+            num_images: images to make (batch_size).
+            seed: for reproducible images (-1 or None: random).
+            overrides: any native job field (steps, cfg_scale, sampler_name or sampler, width,
+                height, negative_prompt, model, preset, styles, loras, ...); they win over what
+                the library chooses.
+
+        With a zero-config client (from_comfyui_auto / from_paths), or when style is a hint or
+        quality is given, and no model or preset is named, the server's library chooses the
+        model ("model": "auto"); ``last_choice`` then says what it chose and why.
+        """
+        body = job_body(prompt, self._zero_config, style, quality, num_images, seed, overrides)
+        body.pop("prompt")
+        job = self.submit(prompt, **body)
+        self.last_choice = job.info.raw.get("library")
+        return job.images(timeout)
 
     def job(self, job_id: str) -> Job:
         """A job by id."""
@@ -214,7 +348,8 @@ class Easel:
             h["Authorization"] = f"Bearer {self.api_key}"
         return h
 
-    def _request(self, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, raw: bool = False,
+                 timeout: Optional[float] = None) -> Any:
         data = None
         headers = self._headers()
         if body is not None:
@@ -222,7 +357,7 @@ class Easel:
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
                 payload = resp.read()
         except urllib.error.HTTPError as e:
             raise _error_of(e.code, e.read()) from None

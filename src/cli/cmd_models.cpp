@@ -5,6 +5,9 @@
 //   easel models roots [--forget DIR]                  the remembered folders
 //   easel models hash                                  hash the files not hashed yet
 //   easel models select PROMPT [--style S] [--quality Q] [--json]   what generate would pick
+//   easel models civitai on|off|status                  opt-in CivitAI lookups by hash
+//     (scan --civitai looks up once; with the switch on every scan does; $EASEL_CIVITAI_URL
+//     points lookups at a mirror)
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,10 +16,13 @@
 
 #include "cli/commands.h"
 #include "cli/zero_config.h"
+#include "library/civitai.h"
+#include "library/civitai_http.h"
 #include "library/hasher.h"
 #include "library/model_roots.h"
 #include "library/scanner.h"
 #include "library/selection.h"
+#include "util/data_dir.h"
 
 namespace easel::cli {
 namespace {
@@ -43,7 +49,8 @@ struct Opts {
   std::string data_dir;
   std::vector<std::string> dirs;
   bool discover = false, hash = false, json_out = false, errors = false, quiet = false;
-  std::string kind, family, tag, search, target, forget, style, quality, prompt;
+  bool civitai = false;
+  std::string kind, family, tag, search, target, forget, style, quality, prompt, civitai_action;
 };
 
 Status Scan(Opts& o) {
@@ -87,13 +94,37 @@ Status Scan(Opts& o) {
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (!report.ok()) return report.status();
   json out = report->ToJson();
-  if (o.hash) {
+  auto data_dir = EnsureDataDir(o.data_dir);
+  if (!data_dir.ok()) return data_dir.status();
+  auto civitai_on = library::CivitaiEnabled(*data_dir);
+  if (!civitai_on.ok()) return civitai_on.status();
+  const bool lookups = o.civitai || *civitai_on;
+  if (o.hash || lookups) {  // lookups go by hash
     auto h = library::HashPending(index, 0, nullptr, [&](const std::string& p) {
       if (tty) std::fprintf(stderr, "\rhashing %s\033[K", fs::path(p).filename().c_str());
     });
     if (tty) std::fprintf(stderr, "\r\033[K");
     if (!h.ok()) return h.status();
     out["hashed"] = h->hashed;
+  }
+  if (lookups) {
+    auto transport = library::MakeHttpTransport(library::CivitaiOriginFromEnv());
+    if (!transport.ok()) return transport.status();
+    library::CivitaiOptions co;
+    co.enabled = true;
+    co.base_url = library::CivitaiOriginFromEnv();
+    while (!co.base_url.empty() && co.base_url.back() == '/') co.base_url.pop_back();
+    library::CivitaiClient client(co, transport->get(), &index);
+    if (tty) std::fprintf(stderr, "looking up models on CivitAI (by hash)...\r");
+    auto e = library::EnrichLibrary(index, client);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    if (!e.ok()) return e.status();
+    out["civitai"] = {{"considered", e->considered},
+                      {"enriched", e->enriched},
+                      {"unknown", e->unknown},
+                      {"requests", e->requests},
+                      {"stopped", e->stopped}};
+    if (!e->stopped.empty()) std::fprintf(stderr, "easel: %s\n", e->stopped.c_str());
   }
   if (o.json_out) {
     PrintJson(out);
@@ -108,8 +139,19 @@ Status Scan(Opts& o) {
       static_cast<long long>(report->errors));
   for (const auto& m : report->missing_roots)
     std::printf("  missing folder (kept its entries): %s\n", m.c_str());
-  if (o.hash)
+  if (out.contains("hashed"))
     std::printf("hashed %lld files\n", static_cast<long long>(out["hashed"].get<int64_t>()));
+  if (out.contains("civitai"))
+    std::printf(
+        "CivitAI: %lld models looked up (%lld over the network): %lld enriched, %lld "
+        "unknown there%s\n",
+        static_cast<long long>(out["civitai"]["considered"].get<int64_t>()),
+        static_cast<long long>(out["civitai"]["requests"].get<int64_t>()),
+        static_cast<long long>(out["civitai"]["enriched"].get<int64_t>()),
+        static_cast<long long>(out["civitai"]["unknown"].get<int64_t>()),
+        out["civitai"]["stopped"].get<std::string>().empty()
+            ? ""
+            : "; stopped early (offline: see the message above)");
   if (report->errors) {
     store::ModelFilter f;
     f.errors_only = true;
@@ -230,6 +272,31 @@ Status Hash(Opts& o) {
   return Status::Ok();
 }
 
+Status Civitai(Opts& o) {
+  auto dir = EnsureDataDir(o.data_dir);
+  if (!dir.ok()) return dir.status();
+  if (o.civitai_action == "on" || o.civitai_action == "off") {
+    EASEL_RETURN_IF_ERROR(library::SetCivitaiEnabled(*dir, o.civitai_action == "on"));
+  } else if (o.civitai_action != "status") {
+    return InvalidArgument("easel models civitai: give on, off or status, not '" +
+                           o.civitai_action + "'");
+  }
+  auto on = library::CivitaiEnabled(*dir);
+  if (!on.ok()) return on.status();
+  if (*on)
+    std::printf(
+        "CivitAI lookups: on. Scans send the SHA-256 of each model file (nothing else, no "
+        "key) to %s/api/v1/model-versions/by-hash/..., at most one request a second, answers "
+        "cached for 24 h. `easel models civitai off` stops them.\n",
+        library::CivitaiOriginFromEnv().c_str());
+  else
+    std::printf(
+        "CivitAI lookups: off (the default): nothing leaves this machine. `easel models "
+        "civitai on` looks models up by hash on every scan; `easel models scan --civitai` "
+        "does it once.\n");
+  return Status::Ok();
+}
+
 Status Select(Opts& o) {
   auto lib = OpenLibrary(o.data_dir);
   if (!lib.ok()) return lib.status();
@@ -263,6 +330,8 @@ Command AddModels(CLI::App& app) {
   scan->add_flag("--hash", o->hash, "Compute SHA-256 / AutoV2 of new files now");
   scan->add_flag("--json", o->json_out, "Print the report as JSON");
   scan->add_flag("--quiet,-q", o->quiet, "No progress line");
+  scan->add_flag("--civitai", o->civitai,
+                 "Look the models up on CivitAI by hash, this once (see `easel models civitai`)");
   CLI::App* list = models->add_subcommand("list", "List indexed models");
   list->add_flag("--json", o->json_out, "JSON output");
   list->add_option(
@@ -286,7 +355,13 @@ Command AddModels(CLI::App& app) {
   select->add_option("--style", o->style, "anime, realistic, artistic, 3d");
   select->add_option("--quality", o->quality, "fast, balanced, high, ultra");
   select->add_flag("--json", o->json_out, "JSON output");
-  return [o, scan, list, show, roots, hash, select]() -> Status {
+  CLI::App* civitai = models->add_subcommand(
+      "civitai", "Opt-in CivitAI metadata lookups by hash: on, off or status (off by default)");
+  civitai->add_option("action", o->civitai_action, "on, off or status")
+      ->required()
+      ->check(CLI::IsMember({"on", "off", "status"}));
+  return [o, scan, list, show, roots, hash, select, civitai]() -> Status {
+    if (civitai->parsed()) return Civitai(*o);
     if (scan->parsed()) return Scan(*o);
     if (list->parsed()) return List(*o);
     if (show->parsed()) return Show(*o);
@@ -294,7 +369,7 @@ Command AddModels(CLI::App& app) {
     if (hash->parsed()) return Hash(*o);
     if (select->parsed()) return Select(*o);
     return InvalidArgument(
-        "easel models: give a subcommand (scan, list, show, roots, hash, select)");
+        "easel models: give a subcommand (scan, list, show, roots, hash, select, civitai)");
   };
 }
 

@@ -53,6 +53,23 @@ Command AddServe(CLI::App& app) {
   sub->add_option("--sync-timeout", o->sync_timeout_s,
                   "Seconds A1111/OpenAI calls wait for their job")
       ->capture_default_str();
+  // The language model (assistant, /v1/chat/completions): server/llm_manager.h.
+  sub->add_option("--llm", o->llm.source,
+                  "Language model: a .gguf file / HF folder (run in `easel worker llm`), or the "
+                  "URL of an OpenAI-compatible server (http://host:port/v1)");
+  sub->add_option("--llm-preset", o->llm_preset, "Language model from this LLM preset");
+  sub->add_option("--llm-api", o->llm.api, "For --llm URLs: openai (default) or ollama");
+  sub->add_option("--llm-model", o->llm.model, "For --llm URLs: the model name the server knows");
+  sub->add_option("--llm-api-key", o->llm.api_key, "For --llm URLs: the server's API key");
+  sub->add_option("--llm-device", o->llm.device, "Device of the language model (cpu, cuda:N)")
+      ->capture_default_str();
+  sub->add_option("--llm-context", o->llm.context, "Context length (0: the model's, capped)");
+  sub->add_option("--llm-idle-unload", o->llm.idle_unload_s,
+                  "Stop the language model after this many idle seconds (0: never)")
+      ->capture_default_str();
+  sub->add_option("--assistant-max-tool-calls", o->assistant_max_tool_calls,
+                  "Tool calls the assistant may make per turn")
+      ->capture_default_str();
   return [o, devices, dtype, max_body_mb]() -> Status {
     o->workers.clear();
     if (devices->empty()) devices->push_back("cpu");

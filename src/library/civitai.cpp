@@ -1,11 +1,14 @@
 // Opt-in CivitAI lookups. See civitai.h.
 #include "library/civitai.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "library/sidecars.h"
+#include "util/files.h"
 
 namespace easel::library {
 
@@ -76,6 +79,73 @@ Result<bool> CivitaiClient::Enrich(ModelRecord* record) {
     return Corrupt("CivitAI's answer for " + record->name + " is not JSON");
   record->sources.push_back("civitai.com");
   return true;
+}
+
+namespace {
+std::string SettingsPath(const std::string& data_dir) {
+  return data_dir + "/library.json";
+}
+
+Result<nlohmann::json> ReadSettings(const std::string& data_dir) {
+  const std::string path = SettingsPath(data_dir);
+  auto text = ReadFile(path, 1 << 20);
+  if (!text.ok() && text.status().code() == Code::kNotFound) return nlohmann::json::object();
+  if (!text.ok()) return text.status();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object())
+    return Corrupt(path +
+                   " is not a JSON object: fix it or delete it (it holds the library's "
+                   "settings, such as whether CivitAI lookups are on)");
+  return j;
+}
+}  // namespace
+
+Result<bool> CivitaiEnabled(const std::string& data_dir) {
+  auto j = ReadSettings(data_dir);
+  if (!j.ok()) return j.status();
+  auto it = j->find("civitai");
+  if (it == j->end() || !it->is_object()) return false;
+  return it->value("enabled", false) == true;
+}
+
+Status SetCivitaiEnabled(const std::string& data_dir, bool enabled) {
+  auto j = ReadSettings(data_dir);
+  if (!j.ok()) return j.status();
+  (*j)["civitai"]["enabled"] = enabled;
+  return WriteFileAtomic(SettingsPath(data_dir), j->dump(2) + "\n");
+}
+
+Result<EnrichReport> EnrichLibrary(store::SqliteModelIndex& index, CivitaiClient& client,
+                                   int64_t limit) {
+  auto all = index.List();
+  if (!all.ok()) return all.status();
+  EnrichReport report;
+  const int64_t before = client.requests();
+  for (ModelRecord& r : *all) {
+    if (limit > 0 && report.considered >= limit) break;
+    if (r.sha256.empty() || !r.error.empty()) continue;
+    const auto has = [&r](const char* s) {
+      return std::find(r.sources.begin(), r.sources.end(), s) != r.sources.end();
+    };
+    if (has("civitai.com") || has("civitai.info")) continue;
+    ++report.considered;
+    auto changed = client.Enrich(&r);
+    if (!changed.ok()) {
+      if (changed.status().code() == Code::kIo) {
+        report.stopped = changed.status().message();
+        break;
+      }
+      continue;  // a malformed answer for one file: the others may be fine
+    }
+    if (!*changed) {
+      ++report.unknown;
+      continue;
+    }
+    EASEL_RETURN_IF_ERROR(index.Upsert({r}));
+    ++report.enriched;
+  }
+  report.requests = client.requests() - before;
+  return report;
 }
 
 }  // namespace easel::library

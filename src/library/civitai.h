@@ -5,8 +5,9 @@
 // most one request per min_interval; an unreachable site gives one clear "offline" error and
 // lookups stop for the rest of the client's life.
 //
-// The network sits behind HttpTransport so tests use a fake; a real transport (an HTTPS
-// client) is the server's to provide.
+// The network sits behind HttpTransport so tests use a fake; the real one (cpp-httplib,
+// HTTPS) is in civitai_http.h. The switch is kept in the data dir (CivitaiEnabled below):
+// `easel models civitai on|off|status`; `easel models scan --civitai` looks up once.
 //
 // Thread-safety: a CivitaiClient serializes its lookups with a mutex.
 #pragma once
@@ -72,5 +73,24 @@ class CivitaiClient {
   int64_t requests_ = 0;
   Status offline_;  // set after the first transport failure
 };
+
+// The opt-in switch, kept in <data dir>/library.json as {"civitai": {"enabled": bool}}: off
+// when the file or the key is absent. A malformed file is kCorrupt naming it.
+Result<bool> CivitaiEnabled(const std::string& data_dir);
+Status SetCivitaiEnabled(const std::string& data_dir, bool enabled);
+
+struct EnrichReport {
+  int64_t considered = 0;  // hashed, readable records without CivitAI data yet
+  int64_t enriched = 0;    // CivitAI knew them: tags, trigger words, popularity merged
+  int64_t unknown = 0;     // CivitAI does not know them (cached for 24 h too)
+  int64_t requests = 0;    // lookups that went over the network (the rest came from the cache)
+  std::string stopped;     // why lookups stopped early ("" : they did not): offline, HTTP 429
+};
+
+// Looks up every hashed, readable record whose metadata has no CivitAI data yet (neither a
+// .civitai.info sidecar nor an earlier lookup) and stores what CivitAI says. Stops at the
+// first network failure (offline) or rate limit, keeping what was done. `limit` 0: all.
+Result<EnrichReport> EnrichLibrary(store::SqliteModelIndex& index, CivitaiClient& client,
+                                   int64_t limit = 0);
 
 }  // namespace easel::library

@@ -1,10 +1,16 @@
 // JSON handlers of the library API. See library_api.h.
 #include "library/library_api.h"
 
+#include <cctype>
+#include <filesystem>
+#include <optional>
+
 #include "library/hasher.h"
 #include "library/scanner.h"
 #include "library/selection.h"
 #include "library/styles.h"
+#include "util/files.h"
+#include "util/sha256.h"
 
 namespace easel::library {
 namespace {
@@ -34,12 +40,67 @@ std::string Str(const json& j, const char* key) {
 
 }  // namespace
 
+std::string ModelId(const std::string& path) {
+  return "m_" + Sha256Hex(path).substr(0, 16);
+}
+
+std::string ImageContentType(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".png") return "image/png";
+  if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
+  if (ext == ".webp") return "image/webp";
+  if (ext == ".gif") return "image/gif";
+  return "";
+}
+
 json ModelSummary(const ModelRecord& r) {
   json j = r.ToJson();
   for (const char* k : {"metadata", "evidence", "params", "description", "sidecar_sig", "mtime_ns",
                         "scanned_ms", "sources"})
     j.erase(k);
+  j["id"] = ModelId(r.path);
+  // Seconds since the Unix epoch, for listings that show dates.
+  j["modified"] = r.mtime_ns / 1000000000;
+  if (!r.preview.empty())
+    j["preview_url"] = "/api/v1/library/models/" + ModelId(r.path) + "/preview";
   return j;
+}
+
+Result<LibraryApi::PreviewFile> LibraryApi::Preview(const std::string& id) {
+  const bool is_id = id.size() == 18 && id.rfind("m_", 0) == 0 &&
+                     id.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+  const bool is_hash = (id.size() == 10 || id.size() == 64) &&
+                       id.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+  if (!is_id && !is_hash)
+    return InvalidArgument("'" + id.substr(0, 80) +
+                           "' is not a model id (m_ and 16 hex digits, as listed by "
+                           "/api/v1/library/models) nor a SHA-256 / AutoV2 hash");
+  std::optional<ModelRecord> found;
+  if (is_hash) {
+    auto r = index_->FindByHash(id);
+    if (!r.ok()) return r.status();
+    found = std::move(*r);
+  } else {
+    auto all = index_->List();
+    if (!all.ok()) return all.status();
+    for (auto& r : *all)
+      if (ModelId(r.path) == id) {
+        found = std::move(r);
+        break;
+      }
+    if (!found)
+      return NotFound("no model " + id + " in the library: rescan, or list the models again");
+  }
+  if (found->preview.empty())
+    return NotFound("model " + found->name + " has no preview image (none next to the file)");
+  const std::string type = ImageContentType(found->preview);
+  if (type.empty()) return NotFound("model " + found->name + " has no preview image");
+  auto bytes = ReadFile(found->preview, uint64_t{64} << 20);
+  if (!bytes.ok())
+    return NotFound("the preview of " + found->name + " (" + found->preview +
+                    ") cannot be read: " + bytes.status().message() + "; rescan the library");
+  return PreviewFile{type, std::move(*bytes)};
 }
 
 Result<std::unique_ptr<LibraryApi>> LibraryApi::Open(const std::string& db_path) {
@@ -103,6 +164,28 @@ Result<json> LibraryApi::GetModel(const Query& q) {
   auto r = path.empty() ? index_->FindByHash(hash) : index_->Get(path);
   if (!r.ok()) return r.status();
   return r->ToJson();
+}
+
+Result<json> LibraryApi::Stats() {
+  auto counts = index_->Counts();
+  if (!counts.ok()) return counts.status();
+  auto grid = index_->CountsByKindAndFamily();
+  if (!grid.ok()) return grid.status();
+  json by_kind = json::object(), by_family = json::object(), by_kind_family = json::object();
+  for (const auto& [kind, families] : *grid) {
+    int64_t n = 0;
+    for (const auto& [family, count] : families) {
+      n += count;
+      by_family[family] = by_family.value(family, int64_t{0}) + count;
+      by_kind_family[kind][family] = count;
+    }
+    by_kind[kind] = n;
+  }
+  return json{{"total", counts->at("total")},
+              {"errors", counts->at("errors")},
+              {"by_kind", by_kind},
+              {"by_family", by_family},
+              {"by_kind_family", by_kind_family}};
 }
 
 Result<json> LibraryApi::Roots() {

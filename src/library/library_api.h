@@ -7,7 +7,9 @@
 //   GET    /models?kind=&family=&tag=&q=&errors=1&limit=&offset=   ListModels
 //   GET    /models/info?path=P | ?hash=SHA256|AUTOV2              GetModel
 //   POST   /models/rescan {"paths": [...]?, "discover": bool, "hash": bool}   Rescan
+//   GET    /models/{id}/preview   the preview image next to the file   Preview
 //   GET    /models/roots                                          Roots
+//   GET    /stats                  counts by kind and family       Stats
 //   POST   /models/select {"prompt", "negative_prompt", "style", "quality"}  Select
 //   GET    /presets?type=image|llm                                ListPresets
 //   GET    /presets/{name}                                        GetPreset
@@ -50,7 +52,18 @@ class LibraryApi {
   Result<nlohmann::json> GetModel(const Query& query);
   Result<nlohmann::json> Rescan(const nlohmann::json& body);
   Result<nlohmann::json> Roots();
+  // {"total", "errors", "by_kind": {kind: n}, "by_family": {family: n},
+  //  "by_kind_family": {kind: {family: n}}} (by_* count readable files only).
+  Result<nlohmann::json> Stats();
   Result<nlohmann::json> Select(const nlohmann::json& body);
+  // The preview image of a model by its id (ModelId), SHA-256 or AutoV2: the file's bytes
+  // and content type. kNotFound for an unknown model or one without a preview (or whose
+  // preview file has gone); kInvalidArgument for a malformed id.
+  struct PreviewFile {
+    std::string content_type;
+    std::string bytes;
+  };
+  Result<PreviewFile> Preview(const std::string& id);
 
   Result<nlohmann::json> ListPresets(const Query& query);
   Result<nlohmann::json> GetPreset(const std::string& name);
@@ -90,7 +103,13 @@ class LibraryApi {
   std::mutex scan_mu_;  // one rescan at a time
 };
 
-// The compact JSON of a record for listings (no metadata, evidence or params).
+// The compact JSON of a record for listings (no metadata, evidence or params), with its
+// "id" and, when it has a preview image, "preview_url" (/api/v1/library/models/{id}/preview).
 nlohmann::json ModelSummary(const ModelRecord& r);
+// A model's stable id: "m_" + the first 16 hex digits of the SHA-256 of its path (the same
+// for the same file across rescans; the path itself is not URL-friendly).
+std::string ModelId(const std::string& path);
+// The content type of an image file by its extension ("image/png" ...); "" for others.
+std::string ImageContentType(const std::string& path);
 
 }  // namespace easel::library

@@ -39,9 +39,13 @@ class Settings {
   nlohmann::json options_;  // guarded by mu_
 };
 
+class LlmManager;  // server/llm_manager.h
+
 struct ApiContext {
   Orchestrator* orchestrator = nullptr;
+  LlmManager* llm = nullptr;  // the language model (listed by /v1/models); null: none
   ModelCatalog* catalog = nullptr;
+  library::LibraryApi* library = nullptr;  // presets, styles, "model": "auto"; may be null
   Settings* settings = nullptr;
   Limits limits;
   std::string data_dir;
@@ -55,6 +59,7 @@ struct ApiContext {
     b.catalog = catalog;
     b.data_dir = data_dir;
     b.default_model = settings->default_model();
+    b.library = library;
     return b;
   }
 };

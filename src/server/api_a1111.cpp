@@ -6,9 +6,12 @@
 // ones; fields it knows are checked like the native API's.
 #include <cstdint>
 #include <ctime>
+#include <filesystem>
+#include <optional>
 
 #include "io/infotext.h"
 #include "io/png.h"
+#include "library/library_api.h"
 #include "server/api.h"
 #include "server/base64.h"
 #include "server/errors.h"
@@ -46,6 +49,11 @@ Result<json> Translate(const json& a, bool img2img) {
   for (const char* k :
        {"prompt", "negative_prompt", "steps", "cfg_scale", "seed", "width", "height", "scheduler"})
     if (Present(a, k)) out[k] = a[k];
+  // A1111's prompt styles, by name: applied by the library (job_library.h); [] is none.
+  if (Present(a, "styles")) {
+    if (!a["styles"].is_array()) return InvalidArgument("'styles' must be a list of style names");
+    if (!a["styles"].empty()) out["styles"] = a["styles"];
+  }
   if (Present(a, "sampler_name"))
     out["sampler_name"] = a["sampler_name"];
   else if (Present(a, "sampler_index"))
@@ -105,7 +113,8 @@ std::string Timestamp() {
 }
 
 // A1111's Processed.js(): the "info" string of txt2img/img2img answers.
-std::string InfoJson(const json& req, const json& result, const std::string& model) {
+std::string InfoJson(const json& req, const json& result, const std::string& model,
+                     const json& styles) {
   json seeds = json::array(), infotexts = json::array(), prompts = json::array(),
        negs = json::array();
   for (const json& img : result.value("images", json::array())) {
@@ -144,7 +153,7 @@ std::string InfoJson(const json& req, const json& result, const std::string& mod
       {"extra_generation_params", json::object()},
       {"index_of_first_image", 0},
       {"infotexts", infotexts},
-      {"styles", json::array()},
+      {"styles", styles.is_array() ? styles : json::array()},
       {"job_timestamp", Timestamp()},
       {"clip_skip", req.value("clip_skip", 1)},
       {"is_using_inpainting_conditioning", false},
@@ -187,11 +196,24 @@ Response Generate(ApiContext& ctx, const Request& req, bool img2img) {
     parameters["mask"] = nullptr;
   }
   const json stored = built->stored["request"];
-  return Response::Json(200,
-                        {{"images", images},
-                         {"parameters", parameters},
-                         {"info", InfoJson(stored, result.is_object() ? result : json::object(),
-                                           stored.value("model", ""))}});
+  return Response::Json(
+      200, {{"images", images},
+            {"parameters", parameters},
+            {"info", InfoJson(stored, result.is_object() ? result : json::object(),
+                              stored.value("model", ""), native->value("styles", json::array()))}});
+}
+
+// The library's record of a file the catalog lists, when the library indexed it.
+std::optional<library::ModelRecord> LibraryRecordOf(ApiContext& ctx, const std::string& path) {
+  if (!ctx.library) return std::nullopt;
+  auto r = ctx.library->index().Get(path);
+  if (r.ok()) return *r;
+  std::error_code ec;
+  const std::string real = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec || real == path) return std::nullopt;
+  r = ctx.library->index().Get(real);
+  if (r.ok()) return *r;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -278,13 +300,21 @@ void AddA1111Routes(http::Router& router, ApiContext& ctx) {
   });
   router.Get("/sdapi/v1/sd-models", [c](const Request&) {
     json out = json::array();
-    for (const ModelEntry& m : c->catalog->Models())
-      out.push_back({{"title", m.title},
-                     {"model_name", m.name},
-                     {"hash", nullptr},
-                     {"sha256", nullptr},
-                     {"filename", m.title},
-                     {"config", nullptr}});
+    for (const ModelEntry& m : c->catalog->Models()) {
+      // The hashes when the library has hashed the file (easel models hash, or a rescan).
+      json autov2 = nullptr, sha256 = nullptr;
+      if (auto rec = LibraryRecordOf(*c, m.path)) {
+        if (!rec->autov2.empty()) autov2 = rec->autov2;
+        if (!rec->sha256.empty()) sha256 = rec->sha256;
+      }
+      out.push_back(
+          {{"title", autov2.is_null() ? m.title : m.title + " [" + autov2.get<std::string>() + "]"},
+           {"model_name", m.name},
+           {"hash", autov2},
+           {"sha256", sha256},
+           {"filename", m.title},
+           {"config", nullptr}});
+    }
     return Response::Json(200, out);
   });
   router.Post("/sdapi/v1/refresh-checkpoints", [c](const Request&) {
@@ -324,7 +354,32 @@ void AddA1111Routes(http::Router& router, ApiContext& ctx) {
                      {"metadata", json::object()}});
     return Response::Json(200, out);
   });
-  router.Get("/sdapi/v1/sd-vae", [](const Request&) { return Response::Json(200, json::array()); });
+  router.Get("/sdapi/v1/prompt-styles", [c](const Request&) {
+    json out = json::array();
+    if (c->library) {
+      auto styles = c->library->presets().ListStyles();
+      if (!styles.ok()) return Error(styles.status());
+      for (const library::Style& s : *styles)
+        out.push_back(
+            {{"name", s.name}, {"prompt", s.prompt}, {"negative_prompt", s.negative_prompt}});
+    }
+    return Response::Json(200, out);
+  });
+  router.Get("/sdapi/v1/sd-vae", [c](const Request&) {
+    // The VAEs of the model library (A1111 lists its models/VAE folder).
+    json out = json::array();
+    if (c->library) {
+      store::ModelFilter f;
+      f.kind = "vae";
+      auto vaes = c->library->index().List(f);
+      if (!vaes.ok()) return Error(vaes.status());
+      for (const library::ModelRecord& r : *vaes)
+        if (r.error.empty())
+          out.push_back({{"model_name", std::filesystem::path(r.path).filename().string()},
+                         {"filename", r.path}});
+    }
+    return Response::Json(200, out);
+  });
   router.Post("/sdapi/v1/png-info", [](const Request& req) {
     json body;
     Response err;

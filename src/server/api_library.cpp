@@ -56,6 +56,14 @@ void AddLibraryRoutes(http::Router& router, library::LibraryApi& api) {
   router.Get(v1 + "/library/models/info",
              [a](const http::Request& r) { return Reply(a->GetModel(QueryOf(r))); });
   router.Get(v1 + "/library/models/roots", [a](const http::Request&) { return Reply(a->Roots()); });
+  router.Get(v1 + "/library/stats", [a](const http::Request&) { return Reply(a->Stats()); });
+  router.Get(v1 + "/library/models/([^/]+)/preview", [a](const http::Request& r) {
+    auto p = a->Preview(r.params.at(0));
+    if (!p.ok()) return ErrorResponse(ApiStyle::kNative, p.status());
+    http::Response resp = http::Response::Bytes(200, p->content_type, std::move(p->bytes));
+    resp.headers.emplace_back("Cache-Control", "private, max-age=3600");
+    return resp;
+  });
   router.Post(v1 + "/library/models/rescan",
               WithBody([a](const http::Request&, const json& b) { return a->Rescan(b); }));
   router.Post(v1 + "/library/models/select",

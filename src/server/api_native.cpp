@@ -2,10 +2,13 @@
 // history search, models, health and stats.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "server/api.h"
@@ -118,7 +121,9 @@ Response SubmitJob(ApiContext& ctx, const Request& req, const std::string& kind)
   if (!built.ok()) return Error(built.status());
   auto job = ctx.orchestrator->Submit(*built);
   if (!job.ok()) return Error(job.status());
-  Response r = Response::Json(202, WithProgress(ctx, *job));
+  json answer = WithProgress(ctx, *job);
+  if (!built->library.is_null()) answer["library"] = built->library;  // what was chosen, why
+  Response r = Response::Json(202, answer);
   r.headers.emplace_back("Location", "/api/v1/jobs/" + job->id);
   return r;
 }
@@ -222,6 +227,83 @@ int64_t RssOf(int pid) {
   return 0;
 }
 
+// "2026-11-25" (a UTC day: its first millisecond; `end` gives the next day's, so that "to"
+// includes the day) or milliseconds since the epoch ("1764028800000").
+Result<int64_t> DateParam(const std::string& name, const std::string& v, bool end) {
+  char* stop = nullptr;
+  errno = 0;
+  const long long ms = std::strtoll(v.c_str(), &stop, 10);
+  if (!v.empty() && *stop == '\0' && errno == 0 && v.size() > 8) return ms;
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (std::sscanf(v.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && y >= 1970 && y <= 9999 &&
+      m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d + (end ? 1 : 0);  // timegm normalizes the 32nd
+    return static_cast<int64_t>(timegm(&tm)) * 1000;
+  }
+  return InvalidArgument("query parameter '" + name + "' is '" + v.substr(0, 40) +
+                         "': use a UTC date (2026-11-25) or milliseconds since 1970");
+}
+
+// The gallery's filters (openapi.cpp documents them): model, job_id, lora, from/to,
+// width/height (exact) or size=WxH, min_/max_width/height.
+Status GalleryFilters(const Request& req, store::ImageFilters* f) {
+  if (auto m = req.Query("model")) f->model = *m;
+  if (auto j = req.Query("job_id")) {
+    EASEL_RETURN_IF_ERROR(CheckJobId(*j));
+    f->job_id = *j;
+  }
+  if (auto l = req.Query("lora")) {
+    if (l->size() > 512) return InvalidArgument("query parameter 'lora' is over 512 bytes");
+    f->lora = *l;
+  }
+  for (auto [name, field] : {std::pair{"min_width", &f->min_width},
+                             {"max_width", &f->max_width},
+                             {"min_height", &f->min_height},
+                             {"max_height", &f->max_height}}) {
+    if (!req.Query(name)) continue;
+    auto v = QueryInt(req, name, 0, 0, 65536);
+    if (!v.ok()) return v.status();
+    *field = static_cast<int>(*v);
+  }
+  // Exact sizes: width=, height=, or size=WxH.
+  std::optional<int64_t> width, height;
+  if (auto size = req.Query("size")) {
+    int w = 0, h = 0;
+    char tail = 0;
+    if (std::sscanf(size->c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > 65536 ||
+        h > 65536)
+      return InvalidArgument("query parameter 'size' is '" + size->substr(0, 40) +
+                             "': use WIDTHxHEIGHT, as in 512x768");
+    width = w;
+    height = h;
+  }
+  for (auto [name, out] : {std::pair{"width", &width}, {"height", &height}}) {
+    if (!req.Query(name)) continue;
+    auto v = QueryInt(req, name, 0, 1, 65536);
+    if (!v.ok()) return v.status();
+    if (*out && **out != *v)
+      return InvalidArgument(std::string("query parameters 'size' and '") + name + "' disagree");
+    *out = *v;
+  }
+  if (width) f->min_width = f->max_width = static_cast<int>(*width);
+  if (height) f->min_height = f->max_height = static_cast<int>(*height);
+  if (auto from = req.Query("from")) {
+    auto ms = DateParam("from", *from, false);
+    if (!ms.ok()) return ms.status();
+    f->created_from_ms = *ms;
+  }
+  if (auto to = req.Query("to")) {
+    auto ms = DateParam("to", *to, true);
+    if (!ms.ok()) return ms.status();
+    f->created_to_ms = *ms;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddNativeRoutes(http::Router& router, ApiContext& ctx) {
@@ -298,20 +380,7 @@ void AddNativeRoutes(http::Router& router, ApiContext& ctx) {
   // Images and history.
   router.Get("/api/v1/images", [c](const Request& req) {
     store::ImageFilters f;
-    if (auto m = req.Query("model")) f.model = *m;
-    if (auto j = req.Query("job_id")) {
-      if (Status st = CheckJobId(*j); !st.ok()) return Error(st);
-      f.job_id = *j;
-    }
-    for (auto [name, field] : {std::pair{"min_width", &f.min_width},
-                               {"max_width", &f.max_width},
-                               {"min_height", &f.min_height},
-                               {"max_height", &f.max_height}}) {
-      if (!req.Query(name)) continue;
-      auto v = QueryInt(req, name, 0, 0, 65536);
-      if (!v.ok()) return Error(v.status());
-      *field = static_cast<int>(*v);
-    }
+    if (Status st = GalleryFilters(req, &f); !st.ok()) return Error(st);
     auto limit = QueryInt(req, "limit", 50, 1, 500);
     if (!limit.ok()) return Error(limit.status());
     auto offset = QueryInt(req, "offset", 0, 0, 1'000'000'000);

@@ -7,6 +7,7 @@
 
 #include "server/api.h"
 #include "server/errors.h"
+#include "server/llm_manager.h"
 #include "store/ids.h"
 
 namespace easel::server {
@@ -125,9 +126,12 @@ void AddOpenAiRoutes(http::Router& router, ApiContext& ctx) {
   router.Get("/v1/models", [c](const Request&) {
     json data = json::array();
     for (const ModelEntry& m : c->catalog->Models()) data.push_back(ModelJson(m));
+    if (c->llm != nullptr) data.push_back(c->llm->ModelJson());  // the language model, last
     return Response::Json(200, {{"object", "list"}, {"data", data}});
   });
   router.Get("/v1/models/(.+)", [c](const Request& req) {
+    if (c->llm != nullptr && req.params[0] == c->llm->ModelName())
+      return Response::Json(200, c->llm->ModelJson());
     auto m = c->catalog->Resolve(req.params[0]);
     if (!m.ok())
       return Error(m.status().code() == Code::kNotFound ? 404 : 400, "model_not_found",

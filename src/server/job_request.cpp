@@ -10,6 +10,7 @@
 
 #include "io/png.h"
 #include "server/base64.h"
+#include "server/job_library.h"
 #include "store/ids.h"
 #include "util/files.h"
 
@@ -238,9 +239,20 @@ bool IsKnownSampler(const std::string& name) {
   return false;
 }
 
-Result<JobSubmission> BuildJob(const json& body, const BuildContext& ctx) {
-  if (!body.is_object())
-    return InvalidArgument("the request body must be a JSON object, got " + Describe(body));
+Result<JobSubmission> BuildJob(const json& body_in, const BuildContext& ctx) {
+  if (!body_in.is_object())
+    return InvalidArgument("the request body must be a JSON object, got " + Describe(body_in));
+  // Presets, styles and "model": "auto" fill in fields first (job_library.h); a copy only
+  // when they are used (bodies may carry megabytes of base64 images).
+  LibraryChoices choices;
+  json edited;
+  if (UsesLibrary(body_in)) {
+    edited = body_in;
+    auto c = ApplyLibraryFields(&edited, ctx.library);
+    if (!c.ok()) return c.status();
+    choices = std::move(*c);
+  }
+  const json& body = choices.used ? edited : body_in;
   const Limits& lim = *ctx.limits;
   JobSubmission job;
   json req = json::object();
@@ -273,6 +285,8 @@ Result<JobSubmission> BuildJob(const json& body, const BuildContext& ctx) {
       }
       continue;
     }
+    if (key == "preset" || key == "styles" || key == "style" || key == "quality")
+      continue;  // null or empty: not used (ApplyLibraryFields took the others out)
     const FieldDef* def = nullptr;
     for (const FieldDef& d : FieldTable())
       if (key == d.f.name) def = &d;
@@ -281,7 +295,7 @@ Result<JobSubmission> BuildJob(const json& body, const BuildContext& ctx) {
       for (const FieldDef& d : FieldTable())
         known += (known.empty() ? "" : ", ") + std::string(d.f.name);
       return InvalidArgument("unknown field '" + key.substr(0, 64) + "': a job takes " + known +
-                             ", kind, priority and tags");
+                             ", kind, priority, tags, preset, styles, style and quality");
     }
     if (value.is_null()) continue;
     const std::string name = key;
@@ -389,6 +403,26 @@ Result<JobSubmission> BuildJob(const json& body, const BuildContext& ctx) {
                              std::to_string(int(h * scale)) + " image, over the limit of " +
                              std::to_string(lim.max_side) + " a side: lower hr_scale or the size");
   }
+  // Files the library chose (a preset, "model": "auto"): names in the request, paths beside.
+  json paths = json::object();
+  if (!choices.model_path.empty() && !req.contains("model")) {
+    if (auto listed = ctx.catalog->FindByPath(choices.model_path)) {
+      req["model"] = listed->name;  // under the models folder: its usual name
+    } else {
+      req["model"] = std::filesystem::path(choices.model_path).stem().string();
+      paths["model"] = choices.model_path;
+    }
+    if (!choices.vae_path.empty()) paths["vae"] = choices.vae_path;  // with its model only
+  }
+  if (!choices.loras.empty() && !req.contains("loras")) {
+    json loras = json::array(), by_name = json::object();
+    for (const LibraryLora& l : choices.loras) {
+      loras.push_back({{"name", l.name}, {"weight", l.weight}});
+      by_name[l.name] = l.path;
+    }
+    req["loras"] = loras;
+    paths["loras"] = by_name;
+  }
   // The model: by name, checked now so that an unknown one is a 404 and not a failed job.
   std::string model = req.contains("model") ? req["model"].get<std::string>() : ctx.default_model;
   if (model.empty()) {
@@ -403,9 +437,11 @@ Result<JobSubmission> BuildJob(const json& body, const BuildContext& ctx) {
           "no model to generate with: the models folder holds no supported model "
           "(SD1.x or SD2.x); add one, or name one with 'model'");
   }
-  auto entry = ctx.catalog->Resolve(model);
-  if (!entry.ok()) return entry.status();
-  req["model"] = entry->name;
+  if (!paths.contains("model")) {
+    auto entry = ctx.catalog->Resolve(model);
+    if (!entry.ok()) return entry.status();
+    req["model"] = entry->name;
+  }
   if (req.contains("refiner_checkpoint") && !req["refiner_checkpoint"].get<std::string>().empty()) {
     auto refiner = ctx.catalog->Resolve(req["refiner_checkpoint"]);
     if (!refiner.ok()) return refiner.status();
@@ -431,6 +467,8 @@ Result<JobSubmission> BuildJob(const json& body, const BuildContext& ctx) {
   }
   job.kind = kind;
   job.stored = {{"request", req}, {"tags", tags}};
+  if (!paths.empty()) job.stored["paths"] = paths;
+  if (choices.used) job.library = choices.explanation;
   return job;
 }
 
@@ -438,9 +476,27 @@ Result<json> WorkerRequest(const json& stored, const WorkerContext& ctx) {
   if (!stored.is_object() || !stored.contains("request") || !stored["request"].is_object())
     return Corrupt("the stored job has no request object");
   json req = stored["request"];
-  auto model = ctx.catalog->Resolve(req.value("model", ""));
-  if (!model.ok()) return model.status();
-  req["model"] = model->path;
+  const json paths = stored.value("paths", json::object());
+  if (paths.contains("model") && paths["model"].is_string()) {
+    // Chosen from the library when the job was built (never a client's path).
+    const std::string path = paths["model"];
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+      return NotFound("the model file " + path +
+                      " chosen for this job has gone: rescan the library and submit again");
+    req["model"] = path;
+  } else {
+    auto model = ctx.catalog->Resolve(req.value("model", ""));
+    if (!model.ok()) return model.status();
+    req["model"] = model->path;
+  }
+  if (paths.contains("vae") && paths["vae"].is_string()) req["vae"] = paths["vae"];
+  if (paths.contains("loras") && paths["loras"].is_object() && req.contains("loras") &&
+      req["loras"].is_array())
+    for (json& l : req["loras"])
+      if (l.is_object() && l.contains("name") && l["name"].is_string() &&
+          paths["loras"].contains(l["name"].get<std::string>()))
+        l["name"] = paths["loras"][l["name"].get<std::string>()];
   if (req.contains("refiner_checkpoint") && req["refiner_checkpoint"].is_string() &&
       !req["refiner_checkpoint"].get<std::string>().empty()) {
     auto refiner = ctx.catalog->Resolve(req["refiner_checkpoint"]);

@@ -23,6 +23,10 @@
 #include "server/model_catalog.h"
 #include "util/status.h"
 
+namespace easel::library {
+class LibraryApi;
+}
+
 namespace easel::server {
 
 struct Limits {
@@ -38,6 +42,9 @@ struct JobSubmission {
   std::string kind;  // "txt2img", "img2img", "inpaint"
   int priority = 0;
   nlohmann::json stored;  // {"request": {...}, "tags": [...]} as the queue keeps it
+  // What the library chose for a job naming a preset, styles or "model": "auto" (null
+  // otherwise): shown in the submission's answer (job_library.h).
+  nlohmann::json library;
 };
 
 struct BuildContext {
@@ -47,10 +54,17 @@ struct BuildContext {
   std::string default_model;  // used when the body names none ("" : the catalog's first)
   // Uploaded files (multipart) by field name: "init_image", "mask" -> PNG bytes.
   std::map<std::string, std::string> uploads;
+  // The model library, for "preset", "styles", "style", "quality" and "model": "auto"
+  // (job_library.h); null: those fields fail with kUnsupported.
+  library::LibraryApi* library = nullptr;
 };
 
 // `body`: a JSON object with request_json.h's field names (model = a catalog name), plus
-// "init_image" / "mask" (base64 PNG), "kind", "priority" (-100..100) and "tags" (strings).
+// "init_image" / "mask" (base64 PNG), "kind", "priority" (-100..100), "tags" (strings) and
+// the library's "preset", "styles", "style", "quality" and "model": "auto" (job_library.h).
+// Files the library chose are kept as absolute paths beside the request, in
+// stored["paths"] = {"model": P, "vae": P, "loras": {NAME: P}}; the request itself names them
+// (history shows names, never the server's layout).
 Result<JobSubmission> BuildJob(const nlohmann::json& body, const BuildContext& ctx);
 
 struct WorkerContext {

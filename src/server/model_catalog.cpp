@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 
@@ -28,10 +29,7 @@ std::string StripExtension(const std::string& rel) {
 }
 
 int64_t MtimeOf(const fs::path& p) {
-  std::error_code ec;
-  auto t = fs::last_write_time(p, ec);
-  if (ec) return 0;
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  return UnixMtime(p.string());
 }
 
 // Folders of other model kinds (A1111 and ComfyUI layouts): not checkpoints.
@@ -77,6 +75,18 @@ void Walk(const fs::path& dir, const std::string& rel, int depth, size_t* count,
 }
 
 }  // namespace
+
+int64_t UnixMtime(const std::string& path) {
+  std::error_code ec;
+  const fs::file_time_type t = fs::last_write_time(path, ec);
+  if (ec) return 0;
+  // C++17 has no clock_cast: carry the distance from "now" over to the system clock.
+  const auto file_now = fs::file_time_type::clock::now();
+  const auto sys_now = std::chrono::system_clock::now();
+  const auto sys =
+      sys_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - file_now);
+  return std::chrono::duration_cast<std::chrono::seconds>(sys.time_since_epoch()).count();
+}
 
 bool IsSafeName(const std::string& name) {
   if (name.size() > 512) return false;
@@ -196,6 +206,19 @@ Result<ModelEntry> ModelCatalog::Resolve(const std::string& name) {
   if (found.ok()) return found;
   RefreshLocked();  // a model added since the last listing
   return FindLocked(name);
+}
+
+std::optional<ModelEntry> ModelCatalog::FindByPath(const std::string& path) {
+  std::error_code ec;
+  const fs::path want = fs::weakly_canonical(path, ec);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!listed_) RefreshLocked();
+  for (const ModelEntry& e : models_) {
+    if (e.path == path) return e;
+    std::error_code ec2;
+    if (!ec && fs::weakly_canonical(e.path, ec2) == want && !ec2) return e;
+  }
+  return std::nullopt;
 }
 
 Status ModelCatalog::CheckLoraName(const std::string& name) {

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ class ModelCatalog {
   std::vector<LoraEntry> Loras();
   // A listed model by name or title (see above); refreshes once on a miss.
   Result<ModelEntry> Resolve(const std::string& name);
+  // The listed model whose file (or diffusers folder) is `path` (absolute; symlinks resolved
+  // on both sides), if any: how a library path gets its catalog name.
+  std::optional<ModelEntry> FindByPath(const std::string& path);
   // True when `name` is a well-formed LoRA name (no traversal); existence is the worker's.
   static Status CheckLoraName(const std::string& name);
 
@@ -72,6 +76,10 @@ class ModelCatalog {
   std::vector<LoraEntry> loras_;                    // guarded by mu_
   std::map<std::string, ModelEntry> detect_cache_;  // path -> entry; guarded by mu_
 };
+
+// A file's modification time as seconds since the Unix epoch (0 when unreadable).
+// std::filesystem's clock has its own epoch (libstdc++: 2174), so this converts.
+int64_t UnixMtime(const std::string& path);
 
 // A name or id from a URL or body that may be joined to a folder: 1..512 bytes, relative,
 // no "." / ".." / empty components, no backslashes or control characters.

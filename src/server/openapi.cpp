@@ -2,6 +2,7 @@
 // beside the routes it describes (api_native.cpp); the A1111 and OpenAI layers follow their
 // originals' documents and are listed here by path only.
 #include "server/api.h"
+#include "server/api_llm.h"
 
 namespace easel::server {
 namespace {
@@ -71,7 +72,24 @@ json JobRequestSchema() {
       {"tags", {{"type", "array"}, {"items", {{"type", "string"}}}, {"maxItems", 32}}},
       {"prompt", str("A1111 prompt syntax: (word:1.2), [word], BREAK, <lora:name:0.8>")},
       {"negative_prompt", str("")},
-      {"model", str("A model name from GET /api/v1/models (default: the server's default model)")},
+      {"model", str("A model name from GET /api/v1/models (default: the server's default model); "
+                    "\"auto\": the model library chooses model, VAE, LoRAs and parameters for the "
+                    "prompt (as `easel generate` with no model), guided by style and quality")},
+      {"preset", str("An image preset's name (GET /api/v1/presets): its checkpoint, VAE, LoRAs and "
+                     "parameters; fields given in the job win. Unknown: 400 listing known ones")},
+      {"styles",
+       {{"type", "array"},
+        {"items", {{"type", "string"}}},
+        {"maxItems", 32},
+        {"description",
+         "Stored styles (GET /api/v1/styles) applied to the prompts in "
+         "order, {prompt} placement. Unknown: 400 listing known ones"}}},
+      {"style", str("A stored style's name, or a zero-config hint for model \"auto\": anime, "
+                    "realistic, artistic, 3d")},
+      {"quality",
+       {{"type", "string"},
+        {"enum", {"fast", "balanced", "high", "ultra"}},
+        {"description", "For model \"auto\": steps, size and model choice"}}},
       {"sampler_name",
        str("euler, euler_ancestral, dpmpp_2m ... or A1111 names (\"DPM++ 2M Karras\")")},
       {"scheduler", str("normal, karras, exponential, sgm_uniform, simple, ddim_uniform, beta")},
@@ -214,6 +232,17 @@ json OpenApiDocument(const std::string& version) {
             {{"parameters",
               {QueryParam("q", "string", "castle model:dream*"),
                QueryParam("model", "string", "Exact model name"),
+               QueryParam("lora", "string",
+                          "Images made with this LoRA: its name in the job's loras (exactly, or "
+                          "the last path component) or a <lora:NAME:...> tag in the prompt"),
+               QueryParam("from", "string",
+                          "Made on or after: a UTC date (2026-11-25) or milliseconds since 1970"),
+               QueryParam("to", "string",
+                          "Made before the end of this UTC date (inclusive), or before these "
+                          "milliseconds"),
+               QueryParam("width", "integer", "Exact width"),
+               QueryParam("height", "integer", "Exact height"),
+               QueryParam("size", "string", "Exact size WIDTHxHEIGHT (512x768)"),
                QueryParam("job_id", "string", ""), QueryParam("min_width", "integer", ""),
                QueryParam("max_width", "integer", ""), QueryParam("min_height", "integer", ""),
                QueryParam("max_height", "integer", ""), QueryParam("limit", "integer", "1..500"),
@@ -236,6 +265,16 @@ json OpenApiDocument(const std::string& version) {
       // The model library, presets and styles (server/api_library.cpp).
       {"/api/v1/library/models",
        {{"get", Op("Indexed model files (?kind=&family=&tag=&q=)", {{"200", Answer("Models")}})}}},
+      {"/api/v1/library/models/{id}/preview",
+       {{"get", Op("The preview image next to a model file (id from the listing's \"id\", or "
+                   "its SHA-256 / AutoV2); listings carry preview_url when there is one",
+                   {{"200", Answer("The image (png, jpeg, webp or gif)",
+                                   json{{"type", "string"}, {"format", "binary"}}, "image/*")},
+                    {"404", Answer("No such model, or it has no preview", Ref("Error"))}},
+                   {{"parameters", {PathParam("id", "m_ + 16 hex digits, or a hash")}}})}}},
+      {"/api/v1/library/stats",
+       {{"get", Op("Library counts: total, errors, by_kind, by_family, by_kind_family",
+                   {{"200", Answer("Counts")}})}}},
       {"/api/v1/library/models/rescan",
        {{"post", Op("Scan the model folders again (only changed files)",
                     {{"200", Answer("Scan report")}})}}},
@@ -252,7 +291,8 @@ json OpenApiDocument(const std::string& version) {
         {"post", Op("Replace a preset", {{"200", Answer("Preset")}})},
         {"delete", Op("Delete a preset", {{"200", Answer("Deleted")}})}}},
       {"/api/v1/styles",
-       {{"get", Op("Styles (name -> positive/negative with {prompt})", {{"200", Answer("Styles")}})}}},
+       {{"get",
+         Op("Styles (name -> positive/negative with {prompt})", {{"200", Answer("Styles")}})}}},
       {"/api/v1/styles/{name}",
        {{"get", Op("One style", {{"200", Answer("Style")}})},
         {"post", Op("Create or replace a style", {{"200", Answer("Style")}})},
@@ -265,15 +305,17 @@ json OpenApiDocument(const std::string& version) {
                    {{"200", Answer("Stats")}})}}},
       {"/api/v1/openapi.json", {{"get", Op("This document", {{"200", Answer("OpenAPI 3.0")}})}}},
   };
+  AddLlmPaths(&paths);  // the language model and the assistant (openapi_llm.cpp)
   return {{"openapi", "3.0.3"},
           {"info",
            {{"title", "Easel native API"},
             {"version", version},
             {"description",
              "Easel's own API. A1111-compatible routes live under /sdapi/v1 "
-             "(txt2img, img2img, options, sd-models, samplers, schedulers, loras, "
+             "(txt2img, img2img, options, sd-models, sd-vae, prompt-styles, samplers, "
+             "schedulers, loras, "
              "progress, interrupt, png-info, refresh-checkpoints) and OpenAI-compatible "
-             "ones under /v1 (images/generations, models)."}}},
+             "ones under /v1 (images/generations, chat/completions, models)."}}},
           {"components",
            {{"schemas", schemas},
             {"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},

@@ -372,6 +372,7 @@ struct Orchestrator::Impl {
         live_[job.id] = p;
       }
       hub.Publish(job.id, "running", {{"attempt", job.attempts}});
+      if (options.before_dispatch) options.before_dispatch(job.id, *wreq);
       Status st = supervisor->Dispatch(job.id, *wreq, TmpDir(job.id),
                                        [this](const json& ev) { OnWorkerEvent(ev); });
       if (!st.ok()) FailForGood(job.id, "cannot start the job: " + st.message());

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -49,6 +50,11 @@ struct OrchestratorOptions {
   std::string loras_dir, embeddings_dir;
   int hello_timeout_ms = 120000;
   std::vector<std::string> worker_env;
+  // Called on the orchestrator thread right before a job goes to a worker, with its worker
+  // request (model path, size, device): the language model yields memory here
+  // (server/llm_manager.h). Must return quickly.
+  std::function<void(const std::string& job_id, const nlohmann::json& worker_request)>
+      before_dispatch;
 };
 
 // A running job's latest progress (in memory only).

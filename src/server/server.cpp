@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "library/library_api.h"
 #include "server/api.h"
 #include "server/api_library.h"
+#include "server/api_llm.h"
 #include "server/http_server.h"
 #include "server/model_catalog.h"
 #include "server/orchestrator.h"
@@ -97,7 +99,14 @@ Status RunServer(ServerOptions o) {
   }
   Settings settings(o.data_dir + "/options.json", o.default_model);
 
+  // The language model yields memory to image jobs (llm_manager.h); it is made below, once
+  // the library (LLM presets) is open, and outlives the orchestrator.
+  std::unique_ptr<LlmManager> llm;
+  std::atomic<LlmManager*> llm_for_jobs{nullptr};
   OrchestratorOptions oo;
+  oo.before_dispatch = [&llm_for_jobs](const std::string& id, const nlohmann::json& request) {
+    if (LlmManager* m = llm_for_jobs.load()) m->BeforeImageJob(id, request);
+  };
   oo.data_dir = o.data_dir;
   oo.easel_binary = o.easel_binary;
   oo.workers = o.workers;
@@ -123,6 +132,18 @@ Status RunServer(ServerOptions o) {
   auto library = library::LibraryApi::Open(o.data_dir + "/easel.db");
   if (!library.ok()) return library.status();
   AddLibraryRoutes(router, **library);
+  ctx.library = library->get();  // jobs naming presets, styles, "model": "auto"; A1111 hashes
+  // The language model, the assistant's sessions and their routes (server/api_llm.h).
+  o.llm.easel_binary = o.easel_binary;
+  if (Status st = OpenServerLlm(o.llm, o.llm_preset, library->get(), o.llm_factory, &llm); !st.ok())
+    return st;
+  llm_for_jobs = llm.get();
+  auto sessions = store::SqliteAssistantStore::Open(o.data_dir + "/easel.db");
+  if (!sessions.ok()) return sessions.status();
+  LlmContext llm_ctx{&ctx, llm.get(), sessions->get(), o.assistant_max_tool_calls};
+  ctx.llm = llm.get();
+  AddChatRoutes(router, llm_ctx);
+  AddAssistantRoutes(router, llm_ctx);
 
   HttpServerOptions ho;
   ho.host = o.host;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "server/job_request.h"
+#include "server/llm_manager.h"
 #include "server/supervisor.h"
 #include "util/status.h"
 
@@ -32,6 +33,12 @@ struct ServerOptions {
   int threads = 64;
   int sync_timeout_s = 600;
   int max_attempts = 2;
+  // The language model (assistant, /v1/chat/completions): llm.source from --llm, or the
+  // LLM preset named llm_preset (its model and context). Neither: no language model.
+  LlmConfig llm;
+  std::string llm_preset;
+  int assistant_max_tool_calls = 4;
+  BackendFactory llm_factory;  // null: OpenConfiguredBackend (cli/cmd_serve.cpp sets its own)
 };
 
 // Checks the options (a non-loopback host needs a key ...), starts everything and serves

@@ -134,6 +134,42 @@ CREATE TABLE civitai_cache (
 );
 )sql";
 
+// The creative assistant (issue 9): chat sessions, their messages in the OpenAI shape, and
+// the tool calls waiting for the user's yes (queue_generation).
+constexpr const char* kAssistantV4 = R"sql(
+CREATE TABLE assistant_sessions (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX assistant_sessions_updated ON assistant_sessions (updated_ms);
+CREATE TABLE assistant_messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- order within a session
+  id TEXT NOT NULL UNIQUE,
+  session_id TEXT NOT NULL REFERENCES assistant_sessions (id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+  content TEXT NOT NULL DEFAULT '',
+  tool_calls_json TEXT NOT NULL DEFAULT '',  -- '' or [{id, type, function: {name, arguments}}]
+  tool_call_id TEXT NOT NULL DEFAULT '',
+  name TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX assistant_messages_session ON assistant_messages (session_id, seq);
+CREATE TABLE assistant_confirmations (
+  session_id TEXT NOT NULL REFERENCES assistant_sessions (id) ON DELETE CASCADE,
+  call_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  arguments_json TEXT NOT NULL,
+  message_id TEXT NOT NULL,               -- the tool message that records the outcome
+  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined')),
+  job_id TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  decided_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (session_id, call_id)
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 Schema EaselSchema() {
@@ -144,6 +180,7 @@ Schema EaselSchema() {
       {1, "jobs and job events", kJobsV1, nullptr},
       {2, "image history and its full-text index", kHistoryV2, nullptr},
       {3, "model library, presets, styles and the CivitAI cache", kLibraryV3, nullptr},
+      {4, "assistant sessions, messages and confirmations", kAssistantV4, nullptr},
   };
   return schema;
 }

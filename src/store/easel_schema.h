@@ -5,6 +5,7 @@
 //   1  jobs, job_events
 //   2  images, image_tags, images_fts (FTS5 over prompt, negative prompt, model, tags)
 //   3  models, model_tags, model_roots, presets, styles, civitai_cache (model library)
+//   4  assistant_sessions, assistant_messages, assistant_confirmations (creative assistant)
 #pragma once
 
 #include <memory>

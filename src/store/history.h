@@ -43,6 +43,10 @@ struct ImageRecord {
 struct ImageFilters {
   std::string model;   // exactly this model name ("" = any)
   std::string job_id;  // images of this job ("" = any)
+  // Images made with this LoRA ("" = any): by its name in the loras column (exactly, or the
+  // last path component: "detail" finds "styles/detail") or by a <lora:NAME:...> / <lora:NAME>
+  // tag in the prompt.
+  std::string lora;
   std::optional<int> min_width, max_width, min_height, max_height;  // inclusive
   std::optional<int64_t> created_from_ms;                           // inclusive
   std::optional<int64_t> created_to_ms;                             // exclusive

@@ -209,6 +209,18 @@ Result<std::map<std::string, int64_t>> SqliteModelIndex::Counts() {
   });
 }
 
+Result<std::map<std::string, std::map<std::string, int64_t>>>
+SqliteModelIndex::CountsByKindAndFamily() {
+  return Guarded([&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, std::map<std::string, int64_t>> out;
+    Statement st = db_->Prepare(
+        "SELECT kind, family, count(*) FROM models WHERE error = '' GROUP BY kind, family");
+    while (st.Step()) out[st.Text(0)][st.Text(1)] = st.Int(2);
+    return out;
+  });
+}
+
 Status SqliteModelIndex::AddRoots(const std::vector<library::ModelRoot>& roots) {
   return Guarded([&] {
            std::lock_guard<std::mutex> lock(mu_);

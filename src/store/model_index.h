@@ -69,6 +69,8 @@ class SqliteModelIndex {
   Result<std::vector<library::ModelRecord>> List(const ModelFilter& filter = {});
   // Counts by kind, plus "total" and "errors".
   Result<std::map<std::string, int64_t>> Counts();
+  // Readable rows counted by kind, then family: {"lora": {"SDXL": 180, "SD1": 40}, ...}.
+  Result<std::map<std::string, std::map<std::string, int64_t>>> CountsByKindAndFamily();
 
   // The remembered scan roots (added by `easel models scan DIR`), by path.
   Status AddRoots(const std::vector<library::ModelRoot>& roots);

@@ -51,14 +51,19 @@ std::string FtsPhrase(const std::vector<std::string>& tokens, bool prefix) {
   return s;
 }
 
-// 'abc' -> 'abc%' for LIKE ... ESCAPE '\', with the value's own % _ \ escaped.
-std::string LikePrefix(std::string_view s) {
+// The value's own % _ \ escaped for LIKE ... ESCAPE '\'.
+std::string LikeEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     if (c == '%' || c == '_' || c == '\\') out += '\\';
     out += c;
   }
-  return out + "%";
+  return out;
+}
+
+// 'abc' -> 'abc%' for LIKE ... ESCAPE '\', with the value's own % _ \ escaped.
+std::string LikePrefix(std::string_view s) {
+  return LikeEscape(s) + "%";
 }
 
 std::string AsciiLower(std::string_view s) {
@@ -192,6 +197,17 @@ SqlWhere BuildImageWhere(Database& db, std::string_view raw_query, const SearchQ
   };
   if (!filters.model.empty()) add("i.model = ?", filters.model);
   if (!filters.job_id.empty()) add("i.job_id = ?", filters.job_id);
+  if (!filters.lora.empty()) {
+    // The loras column is a JSON array of {"name", "weight"}; prompts may carry A1111 tags.
+    conds.push_back(
+        "(EXISTS (SELECT 1 FROM json_each(i.loras) l WHERE json_extract(l.value, '$.name') = ? "
+        "OR json_extract(l.value, '$.name') LIKE ? ESCAPE '\\') "
+        "OR instr(i.prompt, ?) > 0 OR instr(i.prompt, ?) > 0)");
+    w.params.push_back(filters.lora);
+    w.params.push_back("%/" + LikeEscape(filters.lora));
+    w.params.push_back("<lora:" + filters.lora + ":");
+    w.params.push_back("<lora:" + filters.lora + ">");
+  }
   if (filters.min_width) add("i.width >= ?", int64_t{*filters.min_width});
   if (filters.max_width) add("i.width <= ?", int64_t{*filters.max_width});
   if (filters.min_height) add("i.height >= ?", int64_t{*filters.min_height});
