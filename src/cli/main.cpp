@@ -33,16 +33,11 @@ int main(int argc, char** argv) {
   CLI::App app{"easel: a local Stable Diffusion studio"};
   app.require_subcommand(1);
   const std::vector<std::pair<std::string, easel::cli::Command>> commands = {
-      {"generate", easel::cli::AddGenerate(app)},
-      {"inspect", easel::cli::AddInspect(app)},
-      {"png-info", easel::cli::AddPngInfo(app)},
-      {"worker", easel::cli::AddWorker(app)},
-      {"serve", easel::cli::AddServe(app)},
-      {"models", easel::cli::AddModels(app)},
-      {"presets", easel::cli::AddPresets(app)},
-      {"styles", easel::cli::AddStyles(app)},
-      {"chat", easel::cli::AddChat(app)},
-      {"enhance", easel::cli::AddEnhance(app)},
+      {"generate", easel::cli::AddGenerate(app)}, {"inspect", easel::cli::AddInspect(app)},
+      {"png-info", easel::cli::AddPngInfo(app)},  {"worker", easel::cli::AddWorker(app)},
+      {"serve", easel::cli::AddServe(app)},       {"models", easel::cli::AddModels(app)},
+      {"presets", easel::cli::AddPresets(app)},   {"styles", easel::cli::AddStyles(app)},
+      {"chat", easel::cli::AddChat(app)},         {"enhance", easel::cli::AddEnhance(app)},
   };
   try {
     app.parse(argc, argv);

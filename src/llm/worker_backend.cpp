@@ -26,23 +26,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kSendTimeoutMs = 30000;
 constexpr int kPollMs = 200;
 
-std::string RandomToken() {
-  std::random_device rd;
-  std::string out;
-  char buf[9];
-  for (int i = 0; i < 4; ++i) {
-    std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
-    out += buf;
-  }
-  return out;
-}
-
-std::string SelfExe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : p.string();
-}
-
 std::string StringOf(const json& msg, const char* key) {
   return msg.is_object() && msg.contains(key) && msg[key].is_string() ? msg[key].get<std::string>()
                                                                       : std::string();
@@ -74,7 +57,7 @@ std::optional<int> WaitFor(pid_t pid, int ms) {
 
 Result<std::unique_ptr<WorkerBackend>> WorkerBackend::Start(const WorkerBackendOptions& options) {
   std::unique_ptr<WorkerBackend> b(new WorkerBackend(options));
-  if (b->options_.easel_binary.empty()) b->options_.easel_binary = SelfExe();
+  if (b->options_.easel_binary.empty()) b->options_.easel_binary = process::SelfExe();
   std::lock_guard<std::mutex> lock(b->mu_);
   EASEL_RETURN_IF_ERROR(b->Spawn());
   return b;
@@ -104,7 +87,7 @@ Status WorkerBackend::Spawn() {
   if (!address.ok()) return address.status();
   auto listener = ipc::Listener::Listen(*address);
   if (!listener.ok()) return listener.status();
-  const std::string token = RandomToken();
+  const std::string token = process::RandomToken();
   const BuiltinOptions& b = options_.builtin;
   process::SpawnOptions so;
   so.path = options_.easel_binary;

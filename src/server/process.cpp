@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <random>
 
 #include "util/files.h"
 
@@ -167,6 +170,23 @@ std::string DescribeExit(int s) {
     return "killed by signal " + std::to_string(sig) + (name.empty() ? "" : " (" + name + ")");
   }
   return "ended with wait status " + std::to_string(s);
+}
+
+std::string SelfExe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+}
+
+std::string RandomToken() {
+  std::random_device rd;
+  std::string out;
+  char buf[9];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
+    out += buf;
+  }
+  return out;
 }
 
 }  // namespace easel::process

@@ -48,4 +48,9 @@ int ExitCodeOf(int wait_status);
 // The signal that ended the child, or 0.
 int SignalOf(int wait_status);
 
+// The running executable's path (from /proc/self/exe); "" when it cannot be read.
+std::string SelfExe();
+// 32 hex digits from std::random_device: the token a supervisor gives the workers it starts.
+std::string RandomToken();
+
 }  // namespace easel::process

@@ -16,6 +16,7 @@
 #include "server/http_server.h"
 #include "server/model_catalog.h"
 #include "server/orchestrator.h"
+#include "server/process.h"
 #include "store/ids.h"
 #include "util/data_dir.h"
 #include "util/files.h"
@@ -24,12 +25,6 @@ namespace easel::server {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string SelfExe() {
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : p.string();
-}
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -78,9 +73,10 @@ Status RunServer(ServerOptions o) {
   }
   if (!o.loras_dir.empty()) o.loras_dir = fs::absolute(o.loras_dir, ec).string();
   if (!o.embeddings_dir.empty()) o.embeddings_dir = fs::absolute(o.embeddings_dir, ec).string();
-  if (o.easel_binary.empty()) o.easel_binary = SelfExe();
+  if (o.easel_binary.empty()) o.easel_binary = process::SelfExe();
   if (o.web_dir.empty()) {
-    const fs::path guess = fs::path(SelfExe()).parent_path().parent_path() / "web" / "dist";
+    const fs::path guess =
+        fs::path(process::SelfExe()).parent_path().parent_path() / "web" / "dist";
     if (fs::is_directory(guess, ec)) o.web_dir = guess.string();
   }
 

@@ -52,17 +52,6 @@ std::string StringField(const json& msg, const char* key) {
   return it != msg.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-std::string RandomToken() {
-  std::random_device rd;
-  std::string out;
-  char buf[9];
-  for (int i = 0; i < 4; ++i) {
-    std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
-    out += buf;
-  }
-  return out;
-}
-
 struct Slot {
   std::string id;
   WorkerSpec spec;
@@ -601,7 +590,7 @@ Result<std::unique_ptr<WorkerSupervisor>> WorkerSupervisor::Start(SupervisorOpti
   auto impl = std::make_unique<Impl>();
   impl->opt = std::move(options);
   impl->on_worker_event = std::move(on_worker_event);
-  impl->token = RandomToken();
+  impl->token = process::RandomToken();
 
   std::string address_text = impl->opt.listen_address;
   if (address_text.empty()) {
