@@ -14,6 +14,7 @@
 //   POST   /api/v1/assistant/sessions/{id}/confirm {call_id, approve} -> {job_id?, result}
 // Times (created_at, updated_at) are milliseconds since the Unix epoch.
 #include <algorithm>
+#include <memory>
 #include <mutex>
 
 #include "assistant/assistant_loop.h"
@@ -45,12 +46,6 @@ Response NoModel() {
   return Error(503, "llm_not_configured",
                "no language model is configured: start the server with --llm PATH.gguf (or "
                "--llm http://host:port/v1 for an external server)");
-}
-
-// One confirm at a time, so a double click cannot queue a job twice.
-std::mutex& ConfirmMutex() {
-  static std::mutex mu;
-  return mu;
 }
 
 json SessionJson(const store::AssistantSession& s) {
@@ -187,7 +182,8 @@ Response PostMessage(LlmContext& ctx, const Request& req) {
   return r;
 }
 
-Response Confirm(LlmContext& ctx, const Request& req) {
+// `confirm_mu`: one confirm at a time, so a double click cannot queue a job twice.
+Response Confirm(LlmContext& ctx, std::mutex& confirm_mu, const Request& req) {
   const std::string id = req.params[0];
   if (Status st = CheckSessionId(id); !st.ok()) return Error(st);
   json body;
@@ -198,7 +194,7 @@ Response Confirm(LlmContext& ctx, const Request& req) {
   if (!body.contains("approve") || !body["approve"].is_boolean())
     return Error(400, "invalid_argument", "'approve' must be true or false");
   const bool approve = body["approve"];
-  std::lock_guard<std::mutex> lock(ConfirmMutex());
+  std::lock_guard<std::mutex> lock(confirm_mu);
   auto conf = ctx.sessions->GetConfirmation(id, call_id);
   if (!conf.ok()) return Error(conf.status());
   if (conf->state != "pending")
@@ -346,8 +342,9 @@ void AddAssistantRoutes(http::Router& router, LlmContext& ctx) {
   });
   router.Post("/api/v1/assistant/sessions/([^/]+)/messages",
               [c](const Request& req) { return PostMessage(*c, req); });
+  auto confirm_mu = std::make_shared<std::mutex>();
   router.Post("/api/v1/assistant/sessions/([^/]+)/confirm",
-              [c](const Request& req) { return Confirm(*c, req); });
+              [c, confirm_mu](const Request& req) { return Confirm(*c, *confirm_mu, req); });
 }
 
 }  // namespace easel::server
