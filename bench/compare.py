@@ -75,16 +75,10 @@ def write_tokenizer(vocab_gz, out_dir, pad_token):
     return tok
 
 
-def make(family, out, vocab_gz):
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    torch.manual_seed(0)
-    sdxl = family == "sdxl"
-    dev = os.environ.get("BENCH_DEVICE", "cuda")  # cpu: a smoke test of this script
-    t0 = time.time()
-    if sdxl:
-        unet_cfg = dict(
+def unet_config(family):
+    """diffusers UNet2DConditionModel arguments of the real SD1.5 / SDXL shapes."""
+    if family == "sdxl":
+        return dict(
             sample_size=128,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
@@ -98,8 +92,18 @@ def make(family, out, vocab_gz):
             addition_time_embed_dim=256,
             projection_class_embeddings_input_dim=2816,
         )
-    else:
-        unet_cfg = dict(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+    return dict(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+
+
+def make(family, out, vocab_gz):
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(0)
+    sdxl = family == "sdxl"
+    dev = os.environ.get("BENCH_DEVICE", "cuda")  # cpu: a smoke test of this script
+    t0 = time.time()
+    unet_cfg = unet_config(family)
     with torch.device(dev):
         unet = UNet2DConditionModel(**unet_cfg)
         vae = AutoencoderKL(
