@@ -12,6 +12,7 @@
 #include <chrono>
 #include <thread>
 
+#include "closed_port.h"
 #include "io_temp_dir.h"
 #include "library/civitai.h"
 #include "library/civitai_http.h"
@@ -22,20 +23,6 @@ namespace easel::library {
 namespace {
 
 using namespace easel::testing;  // NOLINT
-
-// A loopback port nothing listens on (bound, read, closed).
-int ClosedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 // A stand-in for civitai.com on a free loopback port.
 class FakeCivitai {

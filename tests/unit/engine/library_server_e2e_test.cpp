@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "../core/closed_port.h"
 #include "../core/io_temp_dir.h"
 #include "server/process.h"
 #include "test_paths.h"
@@ -54,19 +55,6 @@ json WaitJob(httplib::Client& c, const std::string& id) {
   }
   ADD_FAILURE() << "job " << id << " did not end: " << job.dump();
   return job;
-}
-
-int ClosedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
 }
 
 // `env easel ARGS` through the shell: exit code and output.
@@ -266,7 +254,7 @@ TEST(LibraryCliE2E, CivitaiSwitchAndAnOfflineScan) {
   EXPECT_EQ(RunEasel("|models civitai sometimes" + d).first, 2);  // usage error
   // The switch is on: a scan looks up by hash; nothing listens there, so: offline, exit 0.
   const std::string env =
-      "EASEL_CIVITAI_URL=http://127.0.0.1:" + std::to_string(ClosedPort()) + "|";
+      "EASEL_CIVITAI_URL=http://127.0.0.1:" + std::to_string(testing::ClosedPort()) + "|";
   auto scan = RunEasel(env + "models scan '" + models + "' -q" + d);
   EXPECT_EQ(scan.first, 0) << scan.second;
   EXPECT_NE(scan.second.find("could not be reached"), std::string::npos) << scan.second;
