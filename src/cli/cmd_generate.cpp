@@ -18,6 +18,7 @@
 #include "engine/pipeline/output.h"
 #include "engine/pipeline/request.h"
 #include "engine/pipeline/sd_pipeline.h"
+#include "library/model_hash.h"
 
 namespace easel::cli {
 namespace {
@@ -208,6 +209,9 @@ Command AddGenerate(CLI::App& app) {
     const double load_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (tty) std::fprintf(stderr, "loaded %s in %.1f s\n", (*pipe)->info().name.c_str(), load_s);
+    // The model hash (for the infotext) is computed while the image is sampled, not before it.
+    library::ModelHashJob model_hash(req.model_path,
+                                     library::DefaultHashSources(zero_config->data_dir));
 
     engine::ProgressFn progress = nullptr;
     if (tty) {
@@ -225,7 +229,10 @@ Command AddGenerate(CLI::App& app) {
     const double gen_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
 
-    const std::string hash = engine::ModelHash(req.model_path);
+    // Usually ready by now; else the image waits for the rest: a correct "Model hash" is how an
+    // A1111 user finds the model of an image again.
+    if (tty && !model_hash.WaitFor(0)) std::fprintf(stderr, "hashing the model for the infotext\n");
+    const std::string hash = engine::AutoV2Of(model_hash);
     const nlohmann::json timings = {{"load_s", load_s}, {"generate_s", gen_s}};
     for (size_t i = 0; i < images->size(); ++i) {
       auto saved = engine::SaveImage(OutputPath(o->out, static_cast<int>(i)), (*images)[i], req,

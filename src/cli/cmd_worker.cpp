@@ -32,6 +32,7 @@
 #include "engine/pipeline/request_json.h"
 #include "engine/pipeline/sd_pipeline.h"
 #include "io/png.h"
+#include "library/model_hash.h"
 #include "server/ipc.h"
 #include "server/worker_protocol.h"
 
@@ -223,7 +224,8 @@ class Worker {
     *cached = pipeline_ != nullptr && key == key_;
     *load_s = 0;
     if (*cached) return Status::Ok();
-    pipeline_.reset();  // free the old model's memory before loading the next
+    pipeline_.reset();    // free the old model's memory before loading the next
+    model_hash_.reset();  // stops hashing the old model
     auto t0 = Clock::now();
     engine::ModelFileOptions files;
     files.text_heads = req.text_heads;
@@ -232,9 +234,22 @@ class Worker {
     if (!pipe.ok()) return pipe.status();
     pipeline_ = std::move(*pipe);
     key_ = key;
-    model_hash_ = engine::ModelHash(req.model_path);
     *load_s = SecondsSince(t0);
+    // The hash (for the infotext) is computed while the image is sampled, not before it.
+    model_hash_ =
+        std::make_unique<library::ModelHashJob>(req.model_path, library::DefaultHashSources());
     return Status::Ok();
+  }
+
+  // The loaded model's AutoV2 hash for the infotext ("" when it cannot be had). Usually ready
+  // (sampling took longer); else waits for the rest of the hash, answering messages meanwhile,
+  // so that a cancel still wins. A correct hash is worth the wait: A1111 users find a model
+  // again by the "Model hash" of an image.
+  std::string WaitForModelHash() {
+    if (!model_hash_) return "";
+    while (!model_hash_->WaitFor(100))
+      if (!DrainWhileBusy()) return "";
+    return engine::AutoV2Of(*model_hash_);
   }
 
   // Parses a "run" message into a request and an output folder.
@@ -294,13 +309,15 @@ class Worker {
         st = Status(Code::kCancelled, "cancelled");
       } else {
         const auto t2 = Clock::now();
+        const std::string hash = WaitForModelHash();
+        const double hash_wait_s = SecondsSince(t2);
+        if (cancel_ || exit_code_ >= 0) st = Status(Code::kCancelled, "cancelled");
         const json timings = {{"load_s", load_s}, {"generate_s", generate_s}};
         for (size_t i = 0; i < result->size() && st.ok(); ++i) {
           const std::string path =
               (std::filesystem::path(output_dir) / (job_id_ + "-" + std::to_string(i) + ".png"))
                   .string();
-          auto saved =
-              engine::SaveImage(path, (*result)[i], req, pipeline_->info(), model_hash_, timings);
+          auto saved = engine::SaveImage(path, (*result)[i], req, pipeline_->info(), hash, timings);
           if (!saved.ok()) {
             st = saved.status();
             break;
@@ -320,6 +337,7 @@ class Worker {
                 {"timings",
                  {{"load_s", load_s},
                   {"generate_s", generate_s},
+                  {"hash_wait_s", hash_wait_s},
                   {"save_s", SecondsSince(t2)},
                   {"total_s", SecondsSince(t0)}}},
                 {"model_cached", cached},
@@ -328,7 +346,7 @@ class Worker {
                   {"path", m.path},
                   {"family", m.family},
                   {"prediction", m.prediction},
-                  {"hash", model_hash_}}}});
+                  {"hash", hash}}}});
         }
       }
     }
@@ -352,8 +370,8 @@ class Worker {
   ipc::Connection conn_;
   std::unique_ptr<engine::SdPipeline> pipeline_;
   PipelineKey key_;
-  std::string model_hash_;
-  std::string job_id_;  // the running job, empty when idle
+  std::unique_ptr<library::ModelHashJob> model_hash_;  // the loaded model's, started at load
+  std::string job_id_;                                 // the running job, empty when idle
   bool cancel_ = false;
   bool shutdown_after_job_ = false;
   int exit_code_ = -1;  // >= 0: stop serving and exit with it

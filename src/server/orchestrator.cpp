@@ -1,6 +1,7 @@
 // Orchestrator: queue <-> supervisor <-> history (see orchestrator.h).
 #include "server/orchestrator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -442,6 +443,11 @@ Result<std::unique_ptr<Orchestrator>> Orchestrator::Start(OrchestratorOptions op
   sopts.easel_binary = options.easel_binary;
   sopts.workers = options.workers;
   sopts.worker_env = options.worker_env;
+  // The workers find model hashes in this data dir's library (library/model_hash.h).
+  if (!options.data_dir.empty() &&
+      std::none_of(sopts.worker_env.begin(), sopts.worker_env.end(),
+                   [](const std::string& e) { return e.rfind("EASEL_DATA_DIR=", 0) == 0; }))
+    sopts.worker_env.push_back("EASEL_DATA_DIR=" + options.data_dir);
   sopts.hello_timeout_ms = options.hello_timeout_ms;
   Impl* self = impl.get();
   auto supervisor = WorkerSupervisor::Start(sopts, [self](const json& e) {

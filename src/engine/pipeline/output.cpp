@@ -19,9 +19,13 @@ int64_t RandomSeed() {
 }
 
 std::string ModelHash(const std::string& model_path) {
-  auto sha =
-      library::CachedSha256(library::HashedFileFor(model_path), library::DefaultHashCacheFile());
-  return sha.ok() ? AutoV2Hash(*sha) : std::string();
+  library::ModelHashJob job(model_path, library::DefaultHashSources());
+  return AutoV2Of(job);
+}
+
+std::string AutoV2Of(const library::ModelHashJob& job) {
+  const Result<std::string>& sha = job.Get();
+  return sha.ok() ? AutoV2Hash(sha.value()) : std::string();
 }
 
 Result<SavedImage> SaveImage(const std::string& png_path, const GeneratedImage& image,

@@ -14,6 +14,7 @@
 
 #include "engine/pipeline/request.h"
 #include "engine/pipeline/sd_pipeline.h"
+#include "library/model_hash.h"
 #include "util/status.h"
 
 namespace easel::engine {
@@ -21,9 +22,14 @@ namespace easel::engine {
 // A random seed in [0, 2^48): exact in every JSON reader (JavaScript numbers included).
 int64_t RandomSeed();
 
-// A1111's AutoV2 hash of the model's weights (cached in the user's hash cache); empty when the
-// file cannot be hashed (the infotext then omits "Model hash").
+// A1111's AutoV2 hash of the model's weights, synchronously (a hash the cache or the library
+// index knows, else the whole file is read: seconds for a checkpoint); empty when the file
+// cannot be hashed (the infotext then omits "Model hash"). Generation paths start a
+// library::ModelHashJob at load instead and call AutoV2Of when they save.
 std::string ModelHash(const std::string& model_path);
+
+// The AutoV2 hash of a job's result, waiting for it; empty when it failed.
+std::string AutoV2Of(const library::ModelHashJob& job);
 
 struct SavedImage {
   std::string path;          // the PNG
