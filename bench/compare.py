@@ -263,13 +263,14 @@ def table(results):
             with open(os.path.join(results, name)) as f:
                 recs += [json.loads(l) for l in f if l.strip()]
     fam = lambda r: "sd15" if r["family"] in ("sd15", "SD1.x", "SD1") else "sdxl"
-    cols = ["load_to_first_image_s", "image_s", "step_s", "sampling_s", "decode_s", "peak_gib"]
+    cols = ["load_to_first_image_s", "image_s", "step_s", "sampling_s", "encode_s", "decode_s",
+            "peak_gib"]
     print(f"{'family':6} {'engine':28} {'b':>2} " + " ".join(f"{c[:14]:>14}" for c in cols))
     for r in sorted(recs, key=lambda r: (fam(r), r["batch"], r["engine"])):
         name = r["engine"]
         if r["engine"] == "easel":
             name += (f" g{r.get('graphs')} cl{int(bool(r.get('channels_last')))}"
-                     f" cb{r.get('cudnn_benchmark', 0)}")
+                     f" cb{r.get('cudnn_benchmark', 0)} f{int(bool(r.get('fused_kernels')))}")
         vals = " ".join(
             f"{r[c] * (1e3 if c == 'step_s' else 1):14.4f}" if c in r else f"{'-':>14}" for c in cols
         )

@@ -16,8 +16,9 @@
 #   tests                 the engine test suite on this machine (CPU tests, libtorch 2.x, and
 #                         the CUDA ones); TEST_ONLY: an EASEL_ONLY regex, TEST_FILTER: gtest
 # Env: RUNS (timed runs per figure, default 5); EASEL_VARIANTS_B1 / _B4: Easel settings to
-# time at batch 1 / 4, "graphs channels_last cudnn_benchmark" triples separated by ';' (the
-# first one's images go into the comparison).
+# time at batch 1 / 4, "graphs channels_last cudnn_benchmark fused_kernels" fields (the last
+# optional, default 1) per variant, variants separated by ';' (the first one's images go into
+# the comparison).
 set -uo pipefail
 OUT=${OUT:-/tmp/bench_out}
 RES=/tmp/bench_results
@@ -39,10 +40,37 @@ if ls .whl/*.whl > /dev/null 2>&1; then
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi
 TORCH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+# nvcc for Easel's own kernels (EASEL_WITH_CUDA_KERNELS); CMake looks in PATH and CUDACXX.
+[[ -z ${CUDACXX:-} && ! -x "$(command -v nvcc)" && -x /usr/local/cuda/bin/nvcc ]] &&
+  export CUDACXX=/usr/local/cuda/bin/nvcc
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader |
   tee "$OUT/gpu.txt"
 python3 -c 'import torch,diffusers,transformers;print("torch",torch.__version__,"cuda",torch.version.cuda,"diffusers",diffusers.__version__,"transformers",transformers.__version__)' |
   tee -a "$OUT/gpu.txt"
+
+# A fresh machine pays once for what any machine that has run a diffusion model before has
+# cached: the CUDA libraries (cuDNN, cuBLAS: ~1 GB) read from disk, and the attention kernels
+# cuDNN compiles at run time for each head size (SD1.5: 40/80/160, SDXL: 64), which the driver
+# keeps in its on-disk cache (~/.nv/ComputeCache). A throwaway process warms both, so neither
+# engine's "first image" depends on running first; each still initialises CUDA, loads its
+# kernels and builds its cuDNN plans in its own process. WARM=0 skips it (cold-machine figures).
+if [[ ${WARM:-1} == 1 ]]; then
+python3 - <<'PY' 2>&1 | tail -1 | tee -a "$OUT/bench.log"
+import time, torch
+F = torch.nn.functional
+t = time.time()
+x = torch.randn(2, 64, 64, 64, device="cuda", dtype=torch.float16)
+F.conv2d(x, torch.randn(64, 64, 3, 3, device="cuda", dtype=torch.float16))
+for d, heads in ((40, 8), (80, 8), (160, 8), (64, 10), (64, 20)):
+    for lq, lk in ((4096, 4096), (4096, 77), (1024, 1024), (1024, 77), (256, 256), (256, 77),
+                   (64, 64), (64, 77)):
+        q = torch.randn(2, heads, lq, d, device="cuda", dtype=torch.float16)
+        k = torch.randn(2, heads, lk, d, device="cuda", dtype=torch.float16)
+        F.scaled_dot_product_attention(q, k, k)
+torch.cuda.synchronize()
+print(f"warm-up (CUDA libraries, cuDNN attention kernels) {time.time() - t:.1f} s")
+PY
+fi
 
 # ---- build (engine + easel_bench only; the "tests" stage builds everything after the figures)
 if [[ "$STAGES" != "tests" ]]; then
@@ -51,6 +79,7 @@ cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DEASEL_ONLY='src/(engine|io|library)|tools/bench' -DEASEL_BUILD_TESTS=OFF \
   -DCMAKE_PREFIX_PATH="$TORCH;/tmp/deps/usr" > "$OUT/cmake.log" 2>&1 ||
   { tail -40 "$OUT/cmake.log"; exit 1; }
+grep "Easel CUDA kernels" "$OUT/cmake.log"
 ninja -C build-cuda -j16 easel_bench > "$OUT/build.log" 2>&1 ||
   { grep -E "error" -A3 "$OUT/build.log" | head -60; exit 1; }
 mkdir -p build-cuda/share/easel && cp .dev/bpe_simple_vocab_16e6.txt.gz build-cuda/share/easel/
@@ -58,8 +87,8 @@ fi
 log "build ok"
 
 # Easel variants: "graphs channels_last cudnn_benchmark" triples, ';'-separated, per batch.
-V1=${EASEL_VARIANTS_B1:-"1 1 0;0 0 0"}
-V4=${EASEL_VARIANTS_B4:-"1 1 0;0 0 0"}
+V1=${EASEL_VARIANTS_B1:-"1 1 0 1;1 1 0 0"}
+V4=${EASEL_VARIANTS_B4:-"1 1 0 1"}
 for fam in sd15 sdxl; do
   [[ " $STAGES " == *" $fam"* ]] || continue
   model=/tmp/bench_models/$fam
@@ -77,8 +106,8 @@ for fam in sd15 sdxl; do
         set -- $v
         cl="--channels-last $2"
         prefix=""; [[ "$*" == "${vs[0]}" ]] && prefix="--out $RES/easel_${fam}_b$b"
-        log "easel $fam batch $b graphs $1 cl $2 cudnn-benchmark $3"
-        build-cuda/easel_bench --model $model --device cuda --dtype fp16 -W $W -H $W --steps $S \
+        log "easel $fam batch $b graphs $1 cl $2 cudnn-benchmark $3 fused kernels ${4:-1}"
+        EASEL_FUSED_KERNELS=${4:-1} build-cuda/easel_bench --model $model --device cuda --dtype fp16 -W $W -H $W --steps $S \
           --batch $b --runs $RUNS --cfg 7 --seed 42 \
           --prompt "a photograph of an astronaut riding a horse on the moon, detailed, 8k" \
           --negative "blurry, low quality" --graphs $1 $cl --cudnn-benchmark $3 $prefix \
@@ -94,8 +123,8 @@ for fam in sd15 sdxl; do
     for v in "${vs[@]}"; do
       set -- $v
       cl="--channels-last $2"
-      log "easel $fam batch 1 graphs $1 cl $2 cudnn-benchmark $3"
-      build-cuda/easel_bench --model $model --device cuda --dtype fp16 -W $W -H $W --steps $S \
+      log "easel $fam batch 1 graphs $1 cl $2 cudnn-benchmark $3 fused kernels ${4:-1}"
+      EASEL_FUSED_KERNELS=${4:-1} build-cuda/easel_bench --model $model --device cuda --dtype fp16 -W $W -H $W --steps $S \
         --batch 1 --runs $RUNS --cfg 7 --seed 42 --prompt "a photograph of an astronaut" \
         --negative "blurry" --graphs $1 $cl --cudnn-benchmark $3 --json $RES/easel.jsonl 2>&1 |
         tee -a "$OUT/bench.log"

@@ -110,7 +110,7 @@ StateDict SubDict(const StateDict& dict, const std::string& prefix) {
 }
 
 Status LoadIntoModule(torch::nn::Module& module, const StateDict& dict, const std::string& what,
-                      const std::vector<std::string>& optional) {
+                      const std::vector<std::string>& optional, const WeightPlacement& placement) {
   return CatchAll([&] {
     std::vector<std::pair<std::string, torch::Tensor>> targets;
     for (const auto& item : module.named_parameters(/*recurse=*/true))
@@ -151,10 +151,22 @@ Status LoadIntoModule(torch::nn::Module& module, const StateDict& dict, const st
       throw Error(Code::kInvalidArgument, msg);
     }
 
+    // One conversion per tensor, straight from the file's bytes to the final dtype and
+    // device (CPU -> CUDA copies convert on the CPU first, so only the final bytes travel);
+    // copy=true so a tensor already in its final form still stops aliasing the read-only file
+    // mapping (LoRA merges write into parameters). set_data replaces the storage of the
+    // module's own tensor, so the layer members holding it see the new values.
     torch::NoGradGuard no_grad;
     for (auto& [name, target] : targets) {
+      const torch::Device device = placement.device.value_or(target.device());
+      torch::ScalarType dtype = target.scalar_type();
+      if (placement.dtype && torch::isFloatingType(dtype)) dtype = *placement.dtype;
       auto it = dict.find(name);
-      if (it != dict.end()) target.copy_(it->second);
+      if (it == dict.end()) {  // an optional buffer: keeps its value, moves along
+        target.set_data(target.to(device, dtype));
+        continue;
+      }
+      target.set_data(it->second.to(device, dtype, /*non_blocking=*/false, /*copy=*/true));
     }
   });
 }

@@ -23,10 +23,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "engine/nets/clip_conditioner.h"
 #include "engine/nets/clip_text.h"
+#include "engine/nets/fused_ops.h"
+#include "engine/nets/layers.h"
 #include "engine/nets/unet.h"
 #include "engine/nets/vae.h"
 #include "engine/nets/vae_tiled.h"
@@ -41,6 +44,10 @@
 
 #ifdef EASEL_CUDA_STATS
 #include <c10/cuda/CUDACachingAllocator.h>
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/autograd/profiler_kineto.h>
+#define EASEL_KINETO 1
+#endif
 #endif
 
 namespace {
@@ -83,6 +90,30 @@ double PeakGiB(const torch::Device& d, bool reset) {
 #endif
 }
 
+// Runs fn under the Kineto profiler (CPU and CUDA activity) and saves a Chrome trace to path;
+// bench/trace_summary.py sums its kernels by category. Only in CUDA LibTorch 2.x builds.
+template <class Fn>
+bool ProfileTo(const std::string& path, Fn&& fn) {
+#ifdef EASEL_KINETO
+  namespace prof = torch::autograd::profiler;
+  namespace impl = torch::profiler::impl;
+  const impl::ProfilerConfig config(impl::ProfilerState::KINETO);
+  const std::set<impl::ActivityType> activities = {impl::ActivityType::CPU,
+                                                   impl::ActivityType::CUDA};
+  prof::prepareProfiler(config, activities);
+  prof::enableProfiler(config, activities);
+  fn();
+  torch::cuda::synchronize();
+  prof::disableProfiler()->save(path);
+  return true;
+#else
+  (void)path;
+  (void)fn;
+  std::fprintf(stderr, "easel_bench: --profile needs a CUDA LibTorch 2.x build\n");
+  return false;
+#endif
+}
+
 void WriteRaw(const std::string& path, const torch::Tensor& t) {
   torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
   std::ofstream f(path, std::ios::binary);
@@ -91,7 +122,7 @@ void WriteRaw(const std::string& path, const torch::Tensor& t) {
 }
 
 struct ModelBench {
-  std::string model, device, dtype, prompt, negative, out, json;
+  std::string model, device, dtype, prompt, negative, out, json, profile;
   int width = 512, height = 512, steps = 20, batch = 1, runs = 5, graphs = 1, cudnn_bench = 0;
   int64_t seed = 42;
   double cfg = 7.0;
@@ -159,16 +190,24 @@ int RunModel(const ModelBench& b) {
   const double sample1_s =
       MedianSeconds(dev, 1, b.runs, [&] { pipe->SampleLatents(one).ValueOrThrow(); });
   const double step_s = (sample_s - sample1_s) / std::max(1, b.steps - 1);
+  // Text encoding alone (both prompts, as SampleLatents does).
+  ConditionParams cp;
+  cp.width = b.width;
+  cp.height = b.height;
+  const double encode_s = MedianSeconds(dev, 1, b.runs, [&] {
+    pipe->EncodePrompts(r.prompt, r.negative_prompt, cp).ValueOrThrow();
+  });
   torch::Tensor one_latent = latents.slice(0, 0, 1);
   const double decode_s =
       MedianSeconds(dev, 1, b.runs, [&] { pipe->DecodeLatents(one_latent, "off").ValueOrThrow(); });
   std::printf(
       "easel %s %dx%d batch %d %s graphs %d channels_last %d: load %.3f s, first image %.3f s, "
-      "image %.4f s, step %.2f ms, sampling %.4f s, decode %.4f s, peak %.2f GiB (cudnn bench "
-      "%d)\n",
+      "image %.4f s, step %.2f ms, sampling %.4f s, encode %.4f s, decode %.4f s, peak %.2f GiB "
+      "(cudnn bench "
+      "%d, fused kernels %d)\n",
       pipe->info().family.c_str(), b.width, b.height, b.batch, b.dtype.c_str(), b.graphs,
-      int(b.channels_last), load_s, first_s, gen_s, step_s * 1e3, sample_s, decode_s, peak,
-      b.cudnn_bench);
+      int(b.channels_last), load_s, first_s, gen_s, step_s * 1e3, sample_s, encode_s, decode_s, peak,
+      b.cudnn_bench, int(FusedKernelsEnabled()));
   if (!b.json.empty()) {
     nlohmann::json j = {{"engine", "easel"},
                         {"family", pipe->info().family},
@@ -180,16 +219,31 @@ int RunModel(const ModelBench& b) {
                         {"graphs", b.graphs},
                         {"channels_last", b.channels_last},
                         {"cudnn_benchmark", b.cudnn_bench},
+                        {"fused_kernels", FusedKernelsEnabled()},
                         {"load_s", load_s},
                         {"first_image_s", first_s},
                         {"load_to_first_image_s", load_s + first_s},
                         {"image_s", gen_s},
                         {"step_s", step_s},
                         {"sampling_s", sample_s},
+                        {"encode_s", encode_s},
                         {"decode_s", decode_s},
                         {"peak_gib", peak},
                         {"torch", TORCH_VERSION}};
     std::ofstream(b.json, std::ios::app) << j.dump() << "\n";
+  }
+  if (!b.profile.empty()) {
+    // Eager (graphs off: each kernel attributed), the same kernels as the graph replays.
+    SpeedOptions eager = speed;
+    eager.cuda_graphs = false;
+    pipe->SetSpeedOptions(eager);
+    whole(r);
+    Sync(dev);
+    ProfileTo(b.profile + "_sample.json", [&] { latents = pipe->SampleLatents(r).ValueOrThrow(); });
+    ProfileTo(b.profile + "_encode.json",
+              [&] { pipe->EncodePrompts(r.prompt, r.negative_prompt, cp).ValueOrThrow(); });
+    ProfileTo(b.profile + "_decode.json",
+              [&] { pipe->DecodeLatents(one_latent, "off").ValueOrThrow(); });
   }
   return 0;
 }
@@ -225,6 +279,9 @@ int main(int argc, char** argv) {
   app.add_option("--cfg", mb.cfg)->capture_default_str();
   app.add_option("--out", mb.out, "--model: write PREFIX_latent.f32 and PREFIX_image.f32");
   app.add_option("--json", mb.json, "--model: append one JSON record to this file");
+  app.add_option("--profile", mb.profile,
+                 "--model: after timing, save Kineto traces PREFIX_{sample,encode,decode}.json "
+                 "(bench/trace_summary.py)");
   CLI11_PARSE(app, argc, argv);
   if (!mb.model.empty()) {
     mb.device = device;
@@ -259,6 +316,7 @@ int main(int argc, char** argv) {
   torch::manual_seed(0);
 
   Vae vae(VaeConfig::FromWeights(testing::LdmVaeShapes({})));
+  layers::InitLikeTorch(*vae);  // the nets allocate weights uninitialised (nets/layers.h)
   vae->eval();
   vae->to(dev, dt);
   const int lh = height / 8, lw = width / 8;
@@ -320,6 +378,7 @@ int main(int argc, char** argv) {
   std::vector<torch::nn::Module*> modules = {te.get(), unet.get()};
   if (sdxl) modules.push_back(te2.get());
   for (torch::nn::Module* m : modules) {
+    layers::InitLikeTorch(*m);
     m->eval();
     m->to(dev, dt);
   }

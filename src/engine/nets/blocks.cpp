@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "engine/nets/fused_ops.h"
+
 namespace easel::engine {
 
 namespace nn = torch::nn;
@@ -28,8 +30,8 @@ nn::GroupNorm GroupNorm32(int64_t channels, double eps) {
 }
 
 namespace {
-nn::Conv2d Conv3x3(int64_t in, int64_t out) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, /*kernel_size=*/3).padding(1));
+layers::Conv2d Conv3x3(int64_t in, int64_t out) {
+  return layers::Conv2d(nn::Conv2dOptions(in, out, /*kernel_size=*/3).padding(1));
 }
 }  // namespace
 
@@ -37,27 +39,45 @@ ResBlockImpl::ResBlockImpl(int64_t in_channels, int64_t emb_channels, int64_t ou
   in_layers_ =
       register_module("in_layers", nn::Sequential(GroupNorm32(in_channels, 1e-5), nn::SiLU(),
                                                   Conv3x3(in_channels, out_channels)));
-  emb_layers_ = register_module("emb_layers",
-                                nn::Sequential(nn::SiLU(), nn::Linear(emb_channels, out_channels)));
+  emb_layers_ = register_module(
+      "emb_layers", nn::Sequential(nn::SiLU(), layers::Linear(emb_channels, out_channels)));
   out_layers_ = register_module(
       "out_layers", nn::Sequential(GroupNorm32(out_channels, 1e-5), nn::SiLU(), nn::Dropout(0.0),
                                    Conv3x3(out_channels, out_channels)));
   if (in_channels != out_channels) {
-    skip_connection_ = register_module("skip_connection",
-                                       nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 1)));
+    skip_connection_ = register_module(
+        "skip_connection", layers::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 1)));
   }
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& emb) {
-  torch::Tensor h = in_layers_->forward(x);                       // [N, Cout, H, W]
-  h = h + emb_layers_->forward(emb).unsqueeze(-1).unsqueeze(-1);  // + [N, Cout, 1, 1]
-  h = out_layers_->forward(h);
-  return (skip_connection_ ? skip_connection_->forward(x) : x) + h;
+  // in_layers: 0 GroupNorm, 1 SiLU, 2 conv; out_layers: 0 GroupNorm, 1 SiLU, 2 Dropout(0),
+  // 3 conv. Norm and SiLU run fused (fused_ops.h), the embedding added inside the second norm.
+  const auto& norm1 = *in_layers_->ptr<torch::nn::GroupNormImpl>(0);
+  const auto& conv1 = *in_layers_->ptr<layers::Conv2dImpl>(2);
+  const auto& norm2 = *out_layers_->ptr<torch::nn::GroupNormImpl>(0);
+  const auto& conv2 = *out_layers_->ptr<layers::Conv2dImpl>(3);
+  const torch::Tensor e = emb_layers_->forward(emb);  // [N, Cout]
+  if (!UseFusedPath(x)) {
+    torch::Tensor h = in_layers_->begin()[2].forward(GroupNormAct(x, norm1, /*silu=*/true));
+    h = out_layers_->begin()[3].forward(GroupNormAct(h, norm2, /*silu=*/true, e));
+    return ResidualAdd(skip_connection_ ? skip_connection_->forward(x) : x, h);
+  }
+  // The convolutions' biases folded: conv1's into the second norm's add, conv2's and the skip
+  // convolution's into the residual add.
+  torch::Tensor h = ConvNoBias(conv1, GroupNormAct(x, norm1, /*silu=*/true));  // [N, Cout, H, W]
+  h = ConvNoBias(conv2,
+                 GroupNormAct(h, norm2, /*silu=*/true, conv1.bias.defined() ? e + conv1.bias : e));
+  torch::Tensor bias = conv2.bias;
+  if (!skip_connection_) return ResidualAdd(x, h, bias);
+  const torch::Tensor& skip_bias = skip_connection_->bias;
+  if (skip_bias.defined()) bias = bias.defined() ? bias + skip_bias : skip_bias;
+  return ResidualAdd(ConvNoBias(*skip_connection_, x), h, bias);
 }
 
 DownsampleImpl::DownsampleImpl(int64_t channels) {
-  op_ = register_module("op",
-                        nn::Conv2d(nn::Conv2dOptions(channels, channels, 3).stride(2).padding(1)));
+  op_ = register_module(
+      "op", layers::Conv2d(nn::Conv2dOptions(channels, channels, 3).stride(2).padding(1)));
 }
 
 torch::Tensor DownsampleImpl::forward(const torch::Tensor& x) {
@@ -71,9 +91,7 @@ UpsampleImpl::UpsampleImpl(int64_t channels) {
 torch::Tensor UpsampleImpl::forward(const torch::Tensor& x, torch::IntArrayRef size) {
   std::vector<int64_t> out_size = size.vec();
   if (out_size.empty()) out_size = {x.size(2) * 2, x.size(3) * 2};
-  torch::Tensor h =
-      F::interpolate(x, F::InterpolateFuncOptions().size(out_size).mode(torch::kNearest));
-  return conv_->forward(h);
+  return conv_->forward(UpsampleNearest(x, out_size));
 }
 
 }  // namespace easel::engine

@@ -11,6 +11,8 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "engine/nets/layers.h"
+
 namespace easel::engine {
 
 // Sinusoidal timestep features as in LDM (and diffusers with flip_sin_to_cos=True,
@@ -36,7 +38,7 @@ class ResBlockImpl : public torch::nn::Module {
   torch::nn::Sequential in_layers_{nullptr};
   torch::nn::Sequential emb_layers_{nullptr};
   torch::nn::Sequential out_layers_{nullptr};
-  torch::nn::Conv2d skip_connection_{nullptr};  // null: identity
+  layers::Conv2d skip_connection_{nullptr};  // null: identity
 };
 TORCH_MODULE(ResBlock);
 
@@ -47,7 +49,7 @@ class DownsampleImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Conv2d op_{nullptr};
+  layers::Conv2d op_{nullptr};
 };
 TORCH_MODULE(Downsample);
 
@@ -61,7 +63,7 @@ class UpsampleImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, torch::IntArrayRef size = {});
 
  private:
-  torch::nn::Conv2d conv_{nullptr};
+  layers::Conv2d conv_{nullptr};
 };
 TORCH_MODULE(Upsample);
 

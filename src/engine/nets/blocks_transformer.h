@@ -15,6 +15,8 @@
 
 #include <vector>
 
+#include "engine/nets/layers.h"
+
 namespace easel::engine {
 
 // Multi-head attention; q from x, k and v from context (self-attention when context is
@@ -24,10 +26,15 @@ class CrossAttentionImpl : public torch::nn::Module {
  public:
   CrossAttentionImpl(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t dim_head);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context = {});
+  // forward() without to_out.0's bias (folded into the caller's residual add), and that bias.
+  torch::Tensor ForwardNoOutBias(const torch::Tensor& x, const torch::Tensor& context = {});
+  const torch::Tensor& out_bias() const;
 
  private:
+  // Attention up to to_out: [N, L, inner].
+  torch::Tensor Attend(const torch::Tensor& x, const torch::Tensor& context);
   int64_t heads_;
-  torch::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr};
+  layers::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr};
   torch::nn::Sequential to_out_{nullptr};  // 0: Linear, 1: Dropout
 };
 TORCH_MODULE(CrossAttention);
@@ -40,7 +47,7 @@ class GegluImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Linear proj_{nullptr};
+  layers::Linear proj_{nullptr};
 };
 TORCH_MODULE(Geglu);
 

@@ -92,10 +92,10 @@ Result<ClipTextConfig> ClipTextConfig::FromWeights(const StateDict& weights,
 }
 
 ClipAttentionImpl::ClipAttentionImpl(int64_t hidden, int64_t heads) : heads_(heads) {
-  q_proj_ = register_module("q_proj", torch::nn::Linear(hidden, hidden));
-  k_proj_ = register_module("k_proj", torch::nn::Linear(hidden, hidden));
-  v_proj_ = register_module("v_proj", torch::nn::Linear(hidden, hidden));
-  out_proj_ = register_module("out_proj", torch::nn::Linear(hidden, hidden));
+  q_proj_ = register_module("q_proj", layers::Linear(hidden, hidden));
+  k_proj_ = register_module("k_proj", layers::Linear(hidden, hidden));
+  v_proj_ = register_module("v_proj", layers::Linear(hidden, hidden));
+  out_proj_ = register_module("out_proj", layers::Linear(hidden, hidden));
 }
 
 torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
@@ -113,8 +113,8 @@ torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Te
 
 ClipMlpImpl::ClipMlpImpl(int64_t hidden, int64_t intermediate, ClipActivation activation)
     : activation_(activation) {
-  fc1_ = register_module("fc1", torch::nn::Linear(hidden, intermediate));
-  fc2_ = register_module("fc2", torch::nn::Linear(intermediate, hidden));
+  fc1_ = register_module("fc1", layers::Linear(hidden, intermediate));
+  fc2_ = register_module("fc2", layers::Linear(intermediate, hidden));
 }
 
 torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
@@ -142,9 +142,9 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& config) : config_(con
   // Plain modules as name spaces, so parameters are named embeddings.* and encoder.layers.*.
   auto embeddings = register_module("embeddings", std::make_shared<torch::nn::Module>());
   token_embedding_ = embeddings->register_module(
-      "token_embedding", torch::nn::Embedding(config.vocab_size, config.hidden));
+      "token_embedding", layers::Embedding(config.vocab_size, config.hidden));
   position_embedding_ = embeddings->register_module(
-      "position_embedding", torch::nn::Embedding(config.max_positions, config.hidden));
+      "position_embedding", layers::Embedding(config.max_positions, config.hidden));
   auto encoder = register_module("encoder", std::make_shared<torch::nn::Module>());
   layers_ = encoder->register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.layers; ++i) layers_->push_back(ClipEncoderLayer(config));
@@ -155,8 +155,7 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& config) : config_(con
   if (config.projection_dim > 0)
     text_projection_ = register_module(
         "text_projection",
-        torch::nn::Linear(
-            torch::nn::LinearOptions(config.hidden, config.projection_dim).bias(false)));
+        layers::Linear(torch::nn::LinearOptions(config.hidden, config.projection_dim).bias(false)));
 }
 
 torch::Tensor ClipTextModelImpl::Forward(const torch::Tensor& ids, int clip_skip) {

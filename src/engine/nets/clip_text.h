@@ -13,6 +13,8 @@
 // Pre-norm transformer with a causal mask (Radford et al. 2021, "Learning Transferable
 // Visual Models From Natural Language Supervision"); reference: transformers'
 // models/clip/modeling_clip.py. Not thread-safe: one caller at a time per module.
+// Linear and Embedding weights start uninitialised (nets/layers.h): load them, or give them
+// layers::InitLikeTorch, before running it.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -26,6 +28,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/nets/layers.h"
 #include "engine/weights.h"
 #include "util/status.h"
 
@@ -67,7 +70,7 @@ class ClipAttentionImpl : public torch::nn::Module {
 
  private:
   int64_t heads_;
-  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
+  layers::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
 };
 TORCH_MODULE(ClipAttention);
 
@@ -78,7 +81,7 @@ class ClipMlpImpl : public torch::nn::Module {
 
  private:
   ClipActivation activation_;
-  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  layers::Linear fc1_{nullptr}, fc2_{nullptr};
 };
 TORCH_MODULE(ClipMlp);
 
@@ -131,10 +134,10 @@ class ClipTextModelImpl : public torch::nn::Module {
 
  private:
   ClipTextConfig config_;
-  torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr};
+  layers::Embedding token_embedding_{nullptr}, position_embedding_{nullptr};
   torch::nn::ModuleList layers_{nullptr};
   torch::nn::LayerNorm final_layer_norm_{nullptr};
-  torch::nn::Linear text_projection_{nullptr};  // only with projection_dim > 0
+  layers::Linear text_projection_{nullptr};  // only with projection_dim > 0
 };
 TORCH_MODULE(ClipTextModel);
 

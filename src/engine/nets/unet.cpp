@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "engine/nets/fused_ops.h"
 #include "util/status.h"
 
 namespace easel::engine {
@@ -22,7 +23,7 @@ torch::Tensor UNetBlockImpl::forward(const torch::Tensor& x, const torch::Tensor
                                      torch::IntArrayRef upsample_size) {
   torch::Tensor h = x;
   for (auto& layer : layers_) {
-    if (auto* conv = std::get_if<nn::Conv2d>(&layer)) {
+    if (auto* conv = std::get_if<layers::Conv2d>(&layer)) {
       h = (*conv)->forward(h);
     } else if (auto* res = std::get_if<ResBlock>(&layer)) {
       h = (*res)->forward(h, emb);
@@ -41,14 +42,14 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
   const UNetConfig& c = config_;
   const int64_t mc = c.model_channels, emb = c.time_embed_dim;
   time_embed_ = register_module(
-      "time_embed", nn::Sequential(nn::Linear(mc, emb), nn::SiLU(), nn::Linear(emb, emb)));
+      "time_embed", nn::Sequential(layers::Linear(mc, emb), nn::SiLU(), layers::Linear(emb, emb)));
   if (c.adm_in_channels > 0) {
     // label_emb.0.{0,2}: a plain module as name space holding the Sequential under "0".
     // (Sequential(Sequential(...)) would be the copy constructor: the inner module itself,
     // named label_emb.{0,2}.)
     auto outer = register_module("label_emb", std::make_shared<nn::Module>());
-    label_emb_ = outer->register_module(
-        "0", nn::Sequential(nn::Linear(c.adm_in_channels, emb), nn::SiLU(), nn::Linear(emb, emb)));
+    label_emb_ = outer->register_module("0", nn::Sequential(layers::Linear(c.adm_in_channels, emb),
+                                                            nn::SiLU(), layers::Linear(emb, emb)));
   }
   auto transformer = [&](int64_t ch, size_t level, int64_t depth) {
     const int64_t heads = c.heads.at(level);
@@ -61,7 +62,7 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
     input_blocks_->push_back(block);
   };
   UNetBlock conv_in;
-  conv_in->Add(nn::Conv2d(nn::Conv2dOptions(c.in_channels, mc, 3).padding(1)));
+  conv_in->Add(layers::Conv2d(nn::Conv2dOptions(c.in_channels, mc, 3).padding(1)));
   add_input(conv_in);
   std::vector<int64_t> skip_channels = {mc};  // channels of each input block's output
   int64_t ch = mc;
@@ -109,7 +110,7 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
 
   out_ = register_module(
       "out", nn::Sequential(GroupNorm32(ch, 1e-5), nn::SiLU(),
-                            nn::Conv2d(nn::Conv2dOptions(ch, c.out_channels, 3).padding(1))));
+                            layers::Conv2d(nn::Conv2dOptions(ch, c.out_channels, 3).padding(1))));
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& timesteps,
@@ -159,7 +160,9 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& tim
     if (!skips.empty()) size = {skips.back().size(2), skips.back().size(3)};
     h = block->forward(h, emb, context, size);
   }
-  return out_->forward(h);
+  // out: 0 GroupNorm, 1 SiLU, 2 conv; norm and SiLU fused (fused_ops.h).
+  return out_->begin()[2].forward(
+      GroupNormAct(h, *out_->ptr<torch::nn::GroupNormImpl>(0), /*silu=*/true));
 }
 
 }  // namespace easel::engine

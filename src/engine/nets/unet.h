@@ -2,6 +2,8 @@
 // module whose parameter names are the checkpoint's keys after "model.diffusion_model.":
 // time_embed.{0,2}, [label_emb.0.{0,2}], input_blocks.N.{0,1}, middle_block.{0,1,2},
 // output_blocks.N.{0,1,2}, out.{0,2}. Load with LoadIntoModule(unet, ldm_dict, ...).
+// Its Linear / Conv2d weights start uninitialised (nets/layers.h): load them, or give them
+// layers::InitLikeTorch, before running it.
 //
 // It computes one denoiser evaluation (eps or v, as trained); it knows nothing of sigmas,
 // samplers or guidance. Not thread-safe: one forward at a time per instance.
@@ -19,6 +21,7 @@
 
 #include "engine/nets/blocks.h"
 #include "engine/nets/blocks_transformer.h"
+#include "engine/nets/layers.h"
 #include "engine/nets/unet_config.h"
 
 namespace easel::engine {
@@ -27,7 +30,7 @@ namespace easel::engine {
 // children "0", "1", "2" run in order, each given what it needs (emb, context, skip size).
 class UNetBlockImpl : public torch::nn::Module {
  public:
-  using Layer = std::variant<torch::nn::Conv2d, ResBlock, SpatialTransformer, Downsample, Upsample>;
+  using Layer = std::variant<layers::Conv2d, ResBlock, SpatialTransformer, Downsample, Upsample>;
   // Registers `layer` under the next index ("0", "1", ...).
   void Add(Layer layer);
   // x: [N, C, H, W], emb: [N, E], context: [N, M, D]; upsample_size: the [H', W'] an Upsample

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "engine/nets/blocks.h"
+#include "engine/nets/fused_ops.h"
 
 namespace easel::engine {
 
@@ -40,8 +41,8 @@ int64_t CountIndexed(const StateDict& dict, const std::string& prefix) {
   return n;
 }
 
-nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).padding(kernel / 2));
+layers::Conv2d Conv(int64_t in, int64_t out, int64_t kernel) {
+  return layers::Conv2d(nn::Conv2dOptions(in, out, kernel).padding(kernel / 2));
 }
 
 bool IsMidAttentionWeight(const std::string& key) {
@@ -154,7 +155,7 @@ torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& x) {
   torch::Tensor h = conv_in_->forward(x);
   for (auto& level : levels_) h = level->forward(h);
   h = mid_->forward(h);
-  return conv_out_->forward(torch::silu(norm_out_->forward(h)));
+  return conv_out_->forward(GroupNormAct(h, *norm_out_, /*silu=*/true));
 }
 
 VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) {
@@ -179,7 +180,7 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) {
 torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z) {
   torch::Tensor h = mid_->forward(conv_in_->forward(z));
   for (auto it = levels_.rbegin(); it != levels_.rend(); ++it) h = (*it)->forward(h);
-  return conv_out_->forward(torch::silu(norm_out_->forward(h)));
+  return conv_out_->forward(GroupNormAct(h, *norm_out_, /*silu=*/true));
 }
 
 VaeImpl::VaeImpl(const VaeConfig& config) : config_(config) {
@@ -233,8 +234,9 @@ StateDict NormalizeVaeAttention(const StateDict& ldm_vae) {
   return out;
 }
 
-Status LoadVaeWeights(VaeImpl& vae, const StateDict& ldm_vae, const std::string& what) {
-  return LoadIntoModule(vae, NormalizeVaeAttention(ldm_vae), what);
+Status LoadVaeWeights(VaeImpl& vae, const StateDict& ldm_vae, const std::string& what,
+                      const WeightPlacement& placement) {
+  return LoadIntoModule(vae, NormalizeVaeAttention(ldm_vae), what, {}, placement);
 }
 
 }  // namespace easel::engine

@@ -1,6 +1,8 @@
 // The SD autoencoder (LDM's AutoencoderKL: SD1, SD2 and SDXL VAEs, vae-ft-mse and friends) as
 // a libtorch module named after the checkpoint keys after "first_stage_model." (or of a
 // stand-alone VAE file): encoder.*, decoder.*, quant_conv.*, post_quant_conv.*.
+// Its conv weights start uninitialised (nets/layers.h): load them (LoadVaeWeights), or give
+// them layers::InitLikeTorch, before running it.
 //
 // Encode/Decode work in the VAE's own latent units: the pipeline applies the scaling factor
 // (0.18215 for SD1/SD2). Not thread-safe: one call at a time per instance.
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/nets/layers.h"
 #include "engine/nets/vae_blocks.h"
 #include "engine/weights.h"
 #include "util/status.h"
@@ -76,7 +79,7 @@ class VaeEncoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
+  layers::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   torch::nn::ModuleList down_{nullptr};
   std::vector<VaeLevel> levels_;
   VaeMid mid_{nullptr};
@@ -91,7 +94,7 @@ class VaeDecoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& z);
 
  private:
-  torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
+  layers::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   VaeMid mid_{nullptr};
   torch::nn::ModuleList up_{nullptr};
   std::vector<VaeLevel> levels_;
@@ -123,7 +126,7 @@ class VaeImpl : public torch::nn::Module {
   VaeConfig config_;
   VaeEncoder encoder_{nullptr};
   VaeDecoder decoder_{nullptr};
-  torch::nn::Conv2d quant_conv_{nullptr}, post_quant_conv_{nullptr};
+  layers::Conv2d quant_conv_{nullptr}, post_quant_conv_{nullptr};
 };
 TORCH_MODULE(Vae);
 
@@ -133,6 +136,7 @@ TORCH_MODULE(Vae);
 StateDict NormalizeVaeAttention(const StateDict& ldm_vae);
 
 // NormalizeVaeAttention + LoadIntoModule: the way to load LDM-named VAE weights.
-Status LoadVaeWeights(VaeImpl& vae, const StateDict& ldm_vae, const std::string& what);
+Status LoadVaeWeights(VaeImpl& vae, const StateDict& ldm_vae, const std::string& what,
+                      const WeightPlacement& placement = {});
 
 }  // namespace easel::engine

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "engine/nets/blocks.h"
+#include "engine/nets/fused_ops.h"
 #include "engine/torch_compat.h"
 
 namespace easel::engine {
@@ -15,8 +16,8 @@ namespace F = torch::nn::functional;
 
 namespace {
 constexpr double kEps = 1e-6;
-nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t pad = 0) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad));
+layers::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t pad = 0) {
+  return layers::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(pad));
 }
 }  // namespace
 
@@ -31,9 +32,22 @@ VaeResnetBlockImpl::VaeResnetBlockImpl(int64_t in_channels, int64_t out_channels
 }
 
 torch::Tensor VaeResnetBlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor h = conv1_->forward(torch::silu(norm1_->forward(x)));
-  h = conv2_->forward(torch::silu(norm2_->forward(h)));
-  return (nin_shortcut_ ? nin_shortcut_->forward(x) : x) + h;
+  if (!UseFusedPath(x)) {
+    torch::Tensor h = conv1_->forward(GroupNormAct(x, *norm1_, /*silu=*/true));
+    h = conv2_->forward(GroupNormAct(h, *norm2_, /*silu=*/true));
+    return (nin_shortcut_ ? nin_shortcut_->forward(x) : x) + h;
+  }
+  // Biases folded: conv1's into the second norm's add, conv2's and the shortcut's into the
+  // residual add.
+  torch::Tensor h = ConvNoBias(*conv1_, GroupNormAct(x, *norm1_, /*silu=*/true));
+  torch::Tensor add;
+  if (conv1_->bias.defined()) add = conv1_->bias.unsqueeze(0).expand({h.size(0), -1}).contiguous();
+  h = ConvNoBias(*conv2_, GroupNormAct(h, *norm2_, /*silu=*/true, add));
+  torch::Tensor bias = conv2_->bias;
+  if (!nin_shortcut_) return ResidualAdd(x, h, bias);
+  const torch::Tensor& skip_bias = nin_shortcut_->bias;
+  if (skip_bias.defined()) bias = bias.defined() ? bias + skip_bias : skip_bias;
+  return ResidualAdd(ConvNoBias(*nin_shortcut_, x), h, bias);
 }
 
 VaeAttnBlockImpl::VaeAttnBlockImpl(int64_t channels) {
@@ -46,7 +60,7 @@ VaeAttnBlockImpl::VaeAttnBlockImpl(int64_t channels) {
 
 torch::Tensor VaeAttnBlockImpl::forward(const torch::Tensor& x) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  torch::Tensor t = norm_->forward(x);
+  torch::Tensor t = GroupNormAct(x, *norm_, /*silu=*/false);
   // [N, C, H, W] -> [N, 1, H*W, C]: one head of width C
   auto tokens = [&](const torch::Tensor& m) { return m.flatten(2).transpose(1, 2).unsqueeze(1); };
   const torch::Tensor q = tokens(q_->forward(t)), k = tokens(k_->forward(t)),
@@ -70,7 +84,8 @@ torch::Tensor VaeAttnBlockImpl::forward(const torch::Tensor& x) {
     }
   }
   out = out.squeeze(1).transpose(1, 2).reshape({n, c, h, w});
-  return x + proj_out_->forward(out);
+  if (!UseFusedPath(x)) return x + proj_out_->forward(out);
+  return ResidualAdd(x, ConvNoBias(*proj_out_, out), proj_out_->bias);
 }
 
 VaeDownsampleImpl::VaeDownsampleImpl(int64_t channels) {
@@ -87,10 +102,7 @@ VaeUpsampleImpl::VaeUpsampleImpl(int64_t channels) {
 }
 
 torch::Tensor VaeUpsampleImpl::forward(const torch::Tensor& x) {
-  torch::Tensor h = F::interpolate(x, F::InterpolateFuncOptions()
-                                          .size(std::vector<int64_t>{x.size(2) * 2, x.size(3) * 2})
-                                          .mode(torch::kNearest));
-  return conv_->forward(h);
+  return conv_->forward(UpsampleNearest(x, {x.size(2) * 2, x.size(3) * 2}));
 }
 
 }  // namespace easel::engine

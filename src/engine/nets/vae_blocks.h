@@ -9,6 +9,8 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "engine/nets/layers.h"
+
 namespace easel::engine {
 
 // h = conv2(swish(norm2(conv1(swish(norm1 x))))); out = nin_shortcut(x) + h
@@ -20,8 +22,8 @@ class VaeResnetBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  torch::nn::Conv2d nin_shortcut_{nullptr};  // null: identity
+  layers::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  layers::Conv2d nin_shortcut_{nullptr};  // null: identity
 };
 TORCH_MODULE(VaeResnetBlock);
 
@@ -35,7 +37,7 @@ class VaeAttnBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::GroupNorm norm_{nullptr};
-  torch::nn::Conv2d q_{nullptr}, k_{nullptr}, v_{nullptr}, proj_out_{nullptr};
+  layers::Conv2d q_{nullptr}, k_{nullptr}, v_{nullptr}, proj_out_{nullptr};
 };
 TORCH_MODULE(VaeAttnBlock);
 
@@ -47,7 +49,7 @@ class VaeDownsampleImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Conv2d conv_{nullptr};
+  layers::Conv2d conv_{nullptr};
 };
 TORCH_MODULE(VaeDownsample);
 
@@ -58,7 +60,7 @@ class VaeUpsampleImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Conv2d conv_{nullptr};
+  layers::Conv2d conv_{nullptr};
 };
 TORCH_MODULE(VaeUpsample);
 

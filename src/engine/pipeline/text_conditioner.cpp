@@ -10,6 +10,7 @@
 #include "engine/adapt/embeddings.h"
 #include "engine/nets/clip_conditioner.h"
 #include "engine/nets/clip_text.h"
+#include "engine/pipeline/graph_cache.h"
 #include "engine/text/clip_tokenizer.h"
 #include "engine/text/embedding_vocab.h"
 #include "engine/text/prompt_chunks.h"
@@ -25,6 +26,7 @@ struct Encoder {
   int pad_id = 0;
   EmbeddingSlot slot;
   bool pooled = false;  // SDXL's bigG: its pooled output is part of y
+  std::unique_ptr<GraphCache> graphs = std::make_unique<GraphCache>();
 };
 
 std::string Trim(const std::string& s) {
@@ -98,8 +100,22 @@ struct TextConditioner::Impl {
       options.final_norm = false;
       options.pooled = e.pooled;
     }
-    ChunkEncoding enc = EncodeChunks(*e.model, ids, weights, embeds, options);
-    return {enc.context, enc.pooled};
+    // Token embeddings (with any textual-inversion vectors) are looked up eagerly; the layers
+    // run from a CUDA graph when enabled (graph_cache.h).
+    if (!embeds.defined()) embeds = e.model->TokenEmbeddings(ids);
+    const std::vector<torch::Tensor> inputs = {embeds, ids.to(embeds.device()),
+                                               weights.to(embeds.device())};
+    const int64_t tag =
+        options.clip_skip * 4 + (options.pooled ? 2 : 0) + (options.final_norm ? 1 : 0);
+    ClipTextModelImpl& model = *e.model;
+    const std::vector<torch::Tensor> out = e.graphs->Run(
+        inputs,
+        [&model, options](const std::vector<torch::Tensor>& in) {
+          ChunkEncoding enc = EncodeChunks(model, in[1], in[2], in[0], options);
+          return std::vector<torch::Tensor>{enc.context, enc.pooled};
+        },
+        tag);
+    return {out[0], out[1]};
   }
 };
 
@@ -110,6 +126,13 @@ torch::nn::Module* TextConditioner::text_encoder() {
   if (impl_->mode == Mode::kSdxlRefiner) return nullptr;
   return impl_->encoders[0].model.get();
 }
+void TextConditioner::SetCudaGraphs(bool enabled) {
+  for (Encoder& e : impl_->encoders) {
+    e.graphs->set_enabled(enabled);
+    if (!enabled) e.graphs->Clear();
+  }
+}
+
 torch::nn::Module* TextConditioner::text_encoder2() {
   switch (impl_->mode) {
     case Mode::kSdxlBase: return impl_->encoders[1].model.get();
@@ -144,11 +167,12 @@ Result<std::unique_ptr<TextConditioner>> TextConditioner::Load(ModelFiles& files
                                         std::to_string(impl->tokenizer->vocab_size()) + " tokens");
       Encoder e;
       e.model = ClipTextModel(config);
-      Status s = LoadIntoModule(*e.model, weights, what + " of " + name);
+      Status s = LoadIntoModule(*e.model, weights, what + " of " + name, {},
+                                WeightPlacement{device, dtype});
       if (!s.ok()) throw Error(s);
       weights.clear();
       e.model->eval();
-      e.model->to(device, dtype);
+      e.model->to(device, dtype);  // already there (loaded in place): a no-op safety net
       e.pad_id = pad_id;
       slot.width = config.hidden;
       e.slot = slot;

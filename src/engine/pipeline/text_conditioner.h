@@ -61,6 +61,11 @@ class TextConditioner {
   torch::nn::Module* text_encoder();
   torch::nn::Module* text_encoder2();
 
+  // Replay the encoders' forwards from CUDA graphs (graph_cache.h) when on a CUDA device:
+  // a forward is ~340 small kernels, host-bound when run eagerly. Off by default; the
+  // pipeline follows its SpeedOptions::cuda_graphs.
+  void SetCudaGraphs(bool enabled);
+
  private:
   struct Impl;
   explicit TextConditioner(std::unique_ptr<Impl> impl);

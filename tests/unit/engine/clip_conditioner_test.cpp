@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "engine/nets/layers.h"
+
 namespace easel::engine {
 namespace {
 
@@ -51,6 +53,7 @@ text::TokenChunk Chunk(int first, float weight) {
 TEST(ClipConditioner, ChunksAreEncodedSeparatelyAndConcatenated) {
   torch::manual_seed(1);
   ClipTextModel clip(Tiny());
+  layers::InitLikeTorch(*clip);
   torch::NoGradGuard no_grad;
   std::vector<text::TokenChunk> chunks = {Chunk(0, 1.0f), Chunk(7, 1.2f)};
   torch::Tensor out = EncodeChunks(*clip, chunks, /*clip_skip=*/1);

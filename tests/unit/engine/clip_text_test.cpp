@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "engine/nets/layers.h"
+
 namespace easel::engine {
 namespace {
 
@@ -25,6 +27,7 @@ ClipTextConfig TinyConfig(int64_t layers, ClipActivation act = ClipActivation::k
 StateDict RandomWeights(const ClipTextConfig& c, uint64_t seed) {
   torch::manual_seed(seed);
   ClipTextModel m(c);
+  layers::InitLikeTorch(*m);
   StateDict out;
   for (const auto& p : m->named_parameters())
     out[p.key()] = p.value().detach() + 0.1 * torch::randn(p.value().sizes());

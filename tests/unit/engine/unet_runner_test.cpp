@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "engine/nets/layers.h"
 #include "engine/nets/unet.h"
 #include "ldm_test_shapes.h"
 
@@ -16,6 +17,7 @@ UNet TinyUnet() {
   s.model_channels = 32;
   s.context = 16;
   UNet unet(UNetConfig::FromWeights(testing::LdmUnetShapes(s), HeadRule::Heads(8)));
+  layers::InitLikeTorch(*unet);
   unet->eval();
   return unet;
 }

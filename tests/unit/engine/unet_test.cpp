@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "engine/nets/blocks.h"
+#include "engine/nets/layers.h"
 #include "ldm_test_shapes.h"
 
 namespace easel::engine {
@@ -106,6 +107,7 @@ TEST(UNet, ParametersMirrorLdmKeys) {
 TEST(UNet, OddLatentSizesKeepTheirShape) {
   torch::manual_seed(0);
   UNet unet(UNetConfig::FromWeights(LdmUnetShapes(TinySpec(false)), HeadRule::Heads(8)));
+  layers::InitLikeTorch(*unet);
   unet->eval();
   torch::NoGradGuard no_grad;
   for (auto hw : {std::pair<int64_t, int64_t>{9, 7}, {8, 8}, {5, 11}}) {

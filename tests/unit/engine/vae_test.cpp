@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "engine/nets/layers.h"
 #include "ldm_test_shapes.h"
 
 namespace easel::engine {
@@ -67,6 +68,7 @@ TEST(Vae, LinearShapedAttentionLoads) {
 TEST(Vae, EncodeDecodeShapes) {
   torch::manual_seed(0);
   Vae vae(VaeConfig::FromWeights(LdmVaeShapes(TinySpec())));
+  layers::InitLikeTorch(*vae);
   torch::NoGradGuard no_grad;
   const torch::Tensor image = torch::rand({2, 3, 64, 48}) * 2 - 1;
   const VaePosterior p = vae->EncodeParams(image);

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/nets/layers.h"
+
 namespace easel::engine {
 namespace {
 
@@ -222,6 +224,94 @@ TEST(LoadIntoModule, OptionalNamesMayBeMissing) {
   w.erase("steps");
   EXPECT_TRUE(LoadIntoModule(*m, w, "tiny", {"steps"}).ok());
   EXPECT_FALSE(LoadIntoModule(*m, w, "tiny").ok());
+}
+
+// A module of nets/layers layers (uninitialised until loaded) plus an integer buffer.
+struct LayersTinyImpl : torch::nn::Module {
+  LayersTinyImpl() {
+    fc = register_module("fc", layers::Linear(3, 2));
+    emb = register_module("emb", layers::Embedding(4, 2));
+    ids = register_buffer("ids", torch::arange(3, torch::kInt64));
+  }
+  layers::Linear fc{nullptr};
+  layers::Embedding emb{nullptr};
+  torch::Tensor ids;
+};
+TORCH_MODULE(LayersTiny);
+
+TEST(LoadIntoModule, PlacementConvertsOnceToTheRequestedDtypeWithTheFilesValues) {
+  // fp16 and bf16 file tensors -> float64 parameters: exact, so the values must be the file's.
+  const std::vector<at::Half> w = {0.5f, -1.25f, 3.0f, 1e-3f, 65504.0f, -2.0f};
+  const std::vector<at::BFloat16> b = {0.1f, -7.0f};
+  std::vector<float> e(8);
+  for (size_t i = 0; i < e.size(); ++i) e[i] = 0.25f * static_cast<float>(i) - 1.0f;
+  const std::vector<int64_t> ids = {2, 0, 1};
+  auto file =
+      WriteAndOpen("placement.safetensors", {{"fc.weight", io::DType::kF16, {2, 3}, Bytes(w)},
+                                             {"fc.bias", io::DType::kBF16, {2}, Bytes(b)},
+                                             {"emb.weight", io::DType::kF32, {4, 2}, Bytes(e)},
+                                             {"ids", io::DType::kI64, {3}, Bytes(ids)}});
+  const StateDict dict = LoadSafetensors(file);
+  LayersTiny m;
+  Status st = LoadIntoModule(*m, dict, "tiny", {}, WeightPlacement{torch::kCPU, torch::kFloat64});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (const auto& p : m->named_parameters()) {
+    EXPECT_EQ(p.value().scalar_type(), torch::kFloat64) << p.key();
+    EXPECT_TRUE(torch::equal(p.value(), dict.at(p.key()).to(torch::kFloat64))) << p.key();
+  }
+  // The layer members see the loaded tensors; integer buffers keep their dtype.
+  EXPECT_EQ(m->fc->weight.scalar_type(), torch::kFloat64);
+  EXPECT_DOUBLE_EQ(m->fc->weight[1][1].item<double>(), 65504.0);
+  EXPECT_EQ(m->ids.scalar_type(), torch::kInt64);
+  EXPECT_TRUE(torch::equal(m->ids, torch::tensor({2, 0, 1}, torch::kInt64)));
+  // The loaded module runs: fc(x) with the file's weights.
+  const torch::Tensor x = torch::ones({1, 3}, torch::kFloat64);
+  EXPECT_DOUBLE_EQ(m->fc(x)[0][0].item<double>(), 0.5 - 1.25 + 3.0 + double(b[0]));
+}
+
+TEST(LoadIntoModule, LoadedParametersAreWritableCopiesOfTheFile) {
+  // Same dtype and device as the file: still a copy (the mapping is read-only, and LoRA
+  // merges write into parameters).
+  const std::vector<float> w = {1, 2, 3, 4, 5, 6}, b = {7, 8}, e(8, 0.5f);
+  const std::vector<int64_t> ids = {0, 1, 2};
+  auto file =
+      WriteAndOpen("writable.safetensors", {{"fc.weight", io::DType::kF32, {2, 3}, Bytes(w)},
+                                            {"fc.bias", io::DType::kF32, {2}, Bytes(b)},
+                                            {"emb.weight", io::DType::kF32, {4, 2}, Bytes(e)},
+                                            {"ids", io::DType::kI64, {3}, Bytes(ids)}});
+  const StateDict dict = LoadSafetensors(file);
+  LayersTiny m;
+  ASSERT_TRUE(LoadIntoModule(*m, dict, "tiny").ok());
+  EXPECT_EQ(m->fc->weight.scalar_type(), torch::kFloat32);
+  EXPECT_NE(m->fc->weight.data_ptr(), dict.at("fc.weight").data_ptr());
+  torch::NoGradGuard no_grad;
+  m->fc->weight.mul_(2);  // would fault on the read-only mapping
+  EXPECT_FLOAT_EQ(m->fc->weight[1][2].item<float>(), 12.0f);
+  EXPECT_FLOAT_EQ(dict.at("fc.weight")[1][2].item<float>(), 6.0f);
+}
+
+TEST(LoadIntoModule, LayersMismatchStillNamesTheKey) {
+  StateDict w = {{"fc.weight", torch::zeros({3, 2}, torch::kFloat16)},
+                 {"fc.bias", torch::zeros({2})},
+                 {"emb.weight", torch::zeros({4, 2})},
+                 {"ids", torch::zeros({3}, torch::kInt64)}};
+  LayersTiny m;
+  const torch::Tensor before = m->fc->weight;
+  Status st = LoadIntoModule(*m, w, "UNet of x", {}, WeightPlacement{torch::kCPU, torch::kFloat16});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("UNet of x"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("'fc.weight' is [3, 2] in the file but the model expects [2, 3]"),
+            std::string::npos)
+      << st.message();
+  // A failed load leaves the module as it was (nothing converted or moved).
+  EXPECT_EQ(m->fc->weight.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(m->fc->weight.is_same(before));
+  w.erase("emb.weight");
+  w["fc.weight"] = torch::zeros({2, 3});
+  st = LoadIntoModule(*m, w, "tiny", {}, WeightPlacement{torch::kCPU, torch::kFloat16});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("1 weights missing (emb.weight)"), std::string::npos) << st.message();
 }
 
 }  // namespace
