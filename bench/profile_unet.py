@@ -7,7 +7,6 @@ fusing would save; torch.compile's gain over eager is mostly the norm/elementwis
 Usage (device machine, diffusers wheel carried as for bench/run_device.sh):
   python3 bench/profile_unet.py sd15 sdxl
 """
-import re
 import sys
 
 import torch
@@ -15,25 +14,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from compare import unet_config  # noqa: E402
-
-CATEGORIES = [  # first match wins; matched against the lower-cased kernel name
-    ("attention", r"flash|fmha|attention|efficient"),
-    ("groupnorm", r"group_norm|groupnorm|rowwisemoments|computefused|welford"),
-    ("layernorm", r"layer_norm|layernorm"),
-    ("convolution", r"conv|fprop|dgrad|wgrad|implicit"),
-    ("matmul", r"gemm|cutlass|cublas|xmma|matmul|sm90|sm80"),
-    ("layout copy", r"copy|transpose|permute|nchw|nhwc|contiguous|cat"),
-    ("elementwise", r"elementwise|vectorized|unrolled|silu|gelu|add|mul|reduce|softmax"),
-]
-
-
-def category(name):
-    n = name.lower()
-    for cat, pattern in CATEGORIES:
-        if re.search(pattern, n):
-            return cat
-    return "other"
-
+from trace_summary import category  # noqa: E402  (the categories shared with Easel's traces)
 
 def main():
     from diffusers import UNet2DConditionModel

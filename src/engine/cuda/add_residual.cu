@@ -32,45 +32,23 @@ __global__ void AddResidualKernel(const T* __restrict__ a, const T* __restrict__
   }
 }
 
-template <typename T>
-const char* Launch(const void* a, const void* b, const void* bias, void* out, int64_t rows,
-                   int64_t c, cudaStream_t stream) {
-  int vec = 16 / static_cast<int>(sizeof(T));
-  const auto aligned = [&](const void* p, int v) {
-    return p == nullptr || reinterpret_cast<uintptr_t>(p) % (v * sizeof(T)) == 0;
-  };
-  while (vec > 1 && (c % vec != 0 || !aligned(a, vec) || !aligned(b, vec) || !aligned(bias, vec) ||
-                     !aligned(out, vec)))
-    vec /= 2;
-  const int64_t total = rows * (c / vec);
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 8192));
-  auto run = [&](auto kernel) {
-    kernel<<<blocks, 256, 0, stream>>>(static_cast<const T*>(a), static_cast<const T*>(b),
-                                       static_cast<const T*>(bias), static_cast<T*>(out), rows, c);
-  };
-  switch (vec) {
-    case 8: run(AddResidualKernel<T, 8>); break;
-    case 4: run(AddResidualKernel<T, 4>); break;
-    case 2: run(AddResidualKernel<T, 2>); break;
-    default: run(AddResidualKernel<T, 1>); break;
-  }
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
-}
-
 }  // namespace
 
 const char* AddResidual(const void* a, const void* b, const void* bias, void* out, int64_t rows,
                         int64_t c, DType dtype, void* stream) {
   if (rows < 0 || c <= 0) return "AddResidual: bad shape";
   if (rows == 0) return nullptr;
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::kF16: return Launch<__half>(a, b, bias, out, rows, c, s);
-    case DType::kBF16: return Launch<__nv_bfloat16>(a, b, bias, out, rows, c, s);
-    case DType::kF32: return Launch<float>(a, b, bias, out, rows, c, s);
-  }
-  return "AddResidual: unknown dtype";
+  return DispatchDType(dtype, [&](auto zero) -> const char* {
+    using T = decltype(zero);
+    DispatchPack(PackWidth<T>(c, {a, b, bias, out}), [&](auto v) {
+      constexpr int V = decltype(v)::value;
+      AddResidualKernel<T, V>
+          <<<GridFor(rows * (c / V)), 256, 0, static_cast<cudaStream_t>(stream)>>>(
+              static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(bias),
+              static_cast<T*>(out), rows, c);
+    });
+    return nullptr;
+  });
 }
 
 }  // namespace easel::cuda

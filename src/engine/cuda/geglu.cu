@@ -36,45 +36,22 @@ __global__ void GegluKernel(const T* __restrict__ h, const T* __restrict__ bias,
   }
 }
 
-template <typename T>
-const char* Launch(const void* h, const void* bias, void* out, int64_t rows, int64_t inner,
-                   cudaStream_t stream) {
-  int vec = 16 / static_cast<int>(sizeof(T));
-  const auto aligned = [&](const void* p, int v) {
-    return p == nullptr || reinterpret_cast<uintptr_t>(p) % (v * sizeof(T)) == 0;
-  };
-  while (vec > 1 &&
-         (inner % vec != 0 || !aligned(h, vec) || !aligned(out, vec) || !aligned(bias, vec)))
-    vec /= 2;
-  const int64_t total = rows * (inner / vec);
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 8192));
-  auto run = [&](auto kernel) {
-    kernel<<<blocks, 256, 0, stream>>>(static_cast<const T*>(h), static_cast<const T*>(bias),
-                                       static_cast<T*>(out), rows, inner);
-  };
-  switch (vec) {
-    case 8: run(GegluKernel<T, 8>); break;
-    case 4: run(GegluKernel<T, 4>); break;
-    case 2: run(GegluKernel<T, 2>); break;
-    default: run(GegluKernel<T, 1>); break;
-  }
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
-}
-
 }  // namespace
 
 const char* Geglu(const void* h, const void* bias, void* out, int64_t rows, int64_t inner,
                   DType dtype, void* stream) {
   if (rows < 0 || inner <= 0) return "Geglu: bad shape";
   if (rows == 0) return nullptr;
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::kF16: return Launch<__half>(h, bias, out, rows, inner, s);
-    case DType::kBF16: return Launch<__nv_bfloat16>(h, bias, out, rows, inner, s);
-    case DType::kF32: return Launch<float>(h, bias, out, rows, inner, s);
-  }
-  return "Geglu: unknown dtype";
+  return DispatchDType(dtype, [&](auto zero) -> const char* {
+    using T = decltype(zero);
+    // bias spans 2 * inner; a pack width dividing inner keeps both halves aligned.
+    DispatchPack(PackWidth<T>(inner, {h, bias, out}), [&](auto v) {
+      constexpr int V = decltype(v)::value;
+      GegluKernel<T, V><<<GridFor(rows * (inner / V)), 256, 0, static_cast<cudaStream_t>(stream)>>>(
+          static_cast<const T*>(h), static_cast<const T*>(bias), static_cast<T*>(out), rows, inner);
+    });
+    return nullptr;
+  });
 }
 
 }  // namespace easel::cuda

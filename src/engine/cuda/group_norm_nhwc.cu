@@ -190,20 +190,16 @@ const char* LaunchV(const GroupNormArgs& a, const Plan& p, cudaStream_t stream) 
   apply<<<grid, block, 0, stream>>>(x, add, static_cast<const T*>(a.gamma),
                                     static_cast<const T*>(a.beta), stats, a.hw, a.c, cg, p.ppb,
                                     a.groups, static_cast<T*>(a.y));
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+  return nullptr;  // launch errors: DispatchDType
 }
 
 template <typename T>
 const char* Launch(const GroupNormArgs& a, cudaStream_t stream) {
   const Plan p = MakePlan(a, sizeof(T));
   if (p.cv > 1024) return "GroupNormNhwc: too many channels per thread block";
-  switch (p.vec) {
-    case 8: return LaunchV<T, 8>(a, p, stream);
-    case 4: return LaunchV<T, 4>(a, p, stream);
-    case 2: return LaunchV<T, 2>(a, p, stream);
-    default: return LaunchV<T, 1>(a, p, stream);
-  }
+  const char* error = nullptr;
+  DispatchPack(p.vec, [&](auto v) { error = LaunchV<T, decltype(v)::value>(a, p, stream); });
+  return error;
 }
 
 }  // namespace
@@ -225,13 +221,9 @@ bool GroupNormNhwcSupports(const GroupNormArgs& a) {
 
 const char* GroupNormNhwc(const GroupNormArgs& a, void* stream) {
   if (!GroupNormNhwcSupports(a)) return "GroupNormNhwc: unsupported shape";
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (a.dtype) {
-    case DType::kF16: return Launch<__half>(a, s);
-    case DType::kBF16: return Launch<__nv_bfloat16>(a, s);
-    case DType::kF32: return Launch<float>(a, s);
-  }
-  return "GroupNormNhwc: unknown dtype";
+  return DispatchDType(a.dtype, [&](auto zero) {
+    return Launch<decltype(zero)>(a, static_cast<cudaStream_t>(stream));
+  });
 }
 
 }  // namespace easel::cuda

@@ -29,42 +29,22 @@ __global__ void Upsample2xKernel(const T* __restrict__ x, T* __restrict__ y, int
   }
 }
 
-template <typename T>
-const char* Launch(const void* x, void* y, int64_t n, int64_t h, int64_t w, int64_t c,
-                   cudaStream_t stream) {
-  int vec = 16 / static_cast<int>(sizeof(T));
-  const auto aligned = [&](const void* p, int v) {
-    return reinterpret_cast<uintptr_t>(p) % (v * sizeof(T)) == 0;
-  };
-  while (vec > 1 && (c % vec != 0 || !aligned(x, vec) || !aligned(y, vec))) vec /= 2;
-  const int64_t total = n * h * w * (c / vec);
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 8192));
-  auto run = [&](auto kernel) {
-    kernel<<<blocks, 256, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n, h, w, c);
-  };
-  switch (vec) {
-    case 8: run(Upsample2xKernel<T, 8>); break;
-    case 4: run(Upsample2xKernel<T, 4>); break;
-    case 2: run(Upsample2xKernel<T, 2>); break;
-    default: run(Upsample2xKernel<T, 1>); break;
-  }
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
-}
-
 }  // namespace
 
 const char* UpsampleNearest2x(const void* x, void* y, int64_t n, int64_t h, int64_t w, int64_t c,
                               DType dtype, void* stream) {
   if (n < 0 || h < 0 || w < 0 || c <= 0) return "UpsampleNearest2x: bad shape";
   if (n * h * w == 0) return nullptr;
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::kF16: return Launch<__half>(x, y, n, h, w, c, s);
-    case DType::kBF16: return Launch<__nv_bfloat16>(x, y, n, h, w, c, s);
-    case DType::kF32: return Launch<float>(x, y, n, h, w, c, s);
-  }
-  return "UpsampleNearest2x: unknown dtype";
+  return DispatchDType(dtype, [&](auto zero) -> const char* {
+    using T = decltype(zero);
+    DispatchPack(PackWidth<T>(c, {x, y}), [&](auto v) {
+      constexpr int V = decltype(v)::value;
+      Upsample2xKernel<T, V>
+          <<<GridFor(n * h * w * (c / V)), 256, 0, static_cast<cudaStream_t>(stream)>>>(
+              static_cast<const T*>(x), static_cast<T*>(y), n, h, w, c);
+    });
+    return nullptr;
+  });
 }
 
 }  // namespace easel::cuda

@@ -22,6 +22,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "engine/pipeline/graph_cache.h"
+
 namespace easel::engine {
 
 class UNetImpl;
@@ -47,16 +49,13 @@ class UNetRunner {
   // Drops every captured graph and its memory.
   void Clear();
   // Graphs captured so far (for tests and logs).
-  size_t captures() const { return captures_; }
+  size_t captures() const { return graphs_.captures(); }
   bool use_graphs() const { return use_graphs_; }
 
  private:
-  struct Graphs;  // the CUDA state; empty in CPU builds
   UNetImpl& unet_;
   bool use_graphs_;
-  size_t max_graphs_;
-  size_t captures_ = 0;
-  std::unique_ptr<Graphs> graphs_;
+  GraphCache graphs_;
 };
 
 }  // namespace easel::engine
