@@ -204,7 +204,7 @@ const char* Launch(const GroupNormArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
-size_t GroupNormWorkspaceFloats(int64_t n, int64_t /*hw*/, int64_t /*c*/, int64_t groups) {
+size_t GroupNormWorkspaceFloats(int64_t n, int64_t groups) {
   // partials [N, groups, nb] and stats [N, groups], float2 each; nb <= MaxBlocksPerImage.
   return static_cast<size_t>(2 * n * groups * (MaxBlocksPerImage(n) + 1));
 }

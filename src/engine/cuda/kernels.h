@@ -34,7 +34,7 @@ struct GroupNormArgs {
   bool silu = false;
   DType dtype = DType::kF16;
 };
-size_t GroupNormWorkspaceFloats(int64_t n, int64_t hw, int64_t c, int64_t groups);
+size_t GroupNormWorkspaceFloats(int64_t n, int64_t groups);
 // Whether GroupNormNhwc handles these arguments (C a multiple of groups; C over the vector
 // width that the group size and the pointers' alignment allow fits one thread block; y may
 // still be null); callers fall back to ATen otherwise.

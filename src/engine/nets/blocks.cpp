@@ -68,11 +68,7 @@ torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
   torch::Tensor h = ConvNoBias(conv1, GroupNormAct(x, norm1, /*silu=*/true));  // [N, Cout, H, W]
   h = ConvNoBias(conv2,
                  GroupNormAct(h, norm2, /*silu=*/true, conv1.bias.defined() ? e + conv1.bias : e));
-  torch::Tensor bias = conv2.bias;
-  if (!skip_connection_) return ResidualAdd(x, h, bias);
-  const torch::Tensor& skip_bias = skip_connection_->bias;
-  if (skip_bias.defined()) bias = bias.defined() ? bias + skip_bias : skip_bias;
-  return ResidualAdd(ConvNoBias(*skip_connection_, x), h, bias);
+  return AddShortcut(x, skip_connection_ ? skip_connection_.get() : nullptr, h, conv2.bias);
 }
 
 DownsampleImpl::DownsampleImpl(int64_t channels) {

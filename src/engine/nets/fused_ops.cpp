@@ -103,6 +103,14 @@ torch::Tensor ResidualAdd(const torch::Tensor& x, const torch::Tensor& h,
   return image ? x + h + bias.view({1, c, 1, 1}) : x + h + bias;
 }
 
+torch::Tensor AddShortcut(const torch::Tensor& x, const layers::Conv2dImpl* skip,
+                          const torch::Tensor& h, const torch::Tensor& h_bias) {
+  if (skip == nullptr) return ResidualAdd(x, h, h_bias);
+  torch::Tensor bias = h_bias;
+  if (skip->bias.defined()) bias = bias.defined() ? bias + skip->bias : skip->bias;
+  return ResidualAdd(ConvNoBias(*skip, x), h, bias);
+}
+
 torch::Tensor UpsampleNearest(const torch::Tensor& x, const std::vector<int64_t>& size) {
 #ifdef EASEL_WITH_CUDA_KERNELS
   cuda::DType dtype;
@@ -146,9 +154,9 @@ torch::Tensor GroupNormAct(const torch::Tensor& x, const torch::nn::GroupNormImp
       if (cuda::GroupNormNhwcSupports(args)) {
         const c10::cuda::CUDAGuard guard(x.device());
         torch::Tensor y = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
-        torch::Tensor workspace = torch::empty(
-            {static_cast<int64_t>(cuda::GroupNormWorkspaceFloats(n, hw, c, args.groups))},
-            x.options().dtype(torch::kFloat32));
+        torch::Tensor workspace =
+            torch::empty({static_cast<int64_t>(cuda::GroupNormWorkspaceFloats(n, args.groups))},
+                         x.options().dtype(torch::kFloat32));
         args.y = y.data_ptr();
         args.workspace = workspace.data_ptr<float>();
         Check(cuda::GroupNormNhwc(args, c10::cuda::getCurrentCUDAStream().stream()), "GroupNorm");

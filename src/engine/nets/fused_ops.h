@@ -43,6 +43,12 @@ torch::Tensor ResidualAdd(const torch::Tensor& x, const torch::Tensor& h,
 // vectorised pass for an exact 2x of a channels-last CUDA tensor on the fused path.
 torch::Tensor UpsampleNearest(const torch::Tensor& x, const std::vector<int64_t>& size);
 
+// The end of a ResNet block with its biases folded: skip(x) + h + h_bias, where skip is the
+// block's shortcut convolution (run without its bias, which joins h_bias) or, when null, the
+// identity. One pass on the fused path.
+torch::Tensor AddShortcut(const torch::Tensor& x, const layers::Conv2dImpl* skip,
+                          const torch::Tensor& h, const torch::Tensor& h_bias);
+
 // act(norm(x + add)) with act = SiLU when `silu`, the identity otherwise.
 // x: [N, C, H, W]; add: [N, C] (added to every pixel before normalising) or undefined.
 torch::Tensor GroupNormAct(const torch::Tensor& x, const torch::nn::GroupNormImpl& norm, bool silu,

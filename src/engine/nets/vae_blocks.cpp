@@ -43,11 +43,7 @@ torch::Tensor VaeResnetBlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor add;
   if (conv1_->bias.defined()) add = conv1_->bias.unsqueeze(0).expand({h.size(0), -1}).contiguous();
   h = ConvNoBias(*conv2_, GroupNormAct(h, *norm2_, /*silu=*/true, add));
-  torch::Tensor bias = conv2_->bias;
-  if (!nin_shortcut_) return ResidualAdd(x, h, bias);
-  const torch::Tensor& skip_bias = nin_shortcut_->bias;
-  if (skip_bias.defined()) bias = bias.defined() ? bias + skip_bias : skip_bias;
-  return ResidualAdd(ConvNoBias(*nin_shortcut_, x), h, bias);
+  return AddShortcut(x, nin_shortcut_ ? nin_shortcut_.get() : nullptr, h, conv2_->bias);
 }
 
 VaeAttnBlockImpl::VaeAttnBlockImpl(int64_t channels) {

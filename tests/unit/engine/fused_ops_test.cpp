@@ -59,6 +59,23 @@ torch::Tensor GroupNormReference(const torch::Tensor& x, const nn::GroupNorm& gn
   return silu ? torch::silu(y) : y;
 }
 
+TEST(FusedOps, AddShortcutFoldsTheShortcutBias) {
+  // On the CPU (ATen path) the same values as the modules' own forwards, biases included.
+  torch::manual_seed(2);
+  torch::NoGradGuard no_grad;
+  layers::Conv2d skip(torch::nn::Conv2dOptions(4, 6, 1));
+  layers::InitLikeTorch(*skip);
+  const torch::Tensor x = torch::randn({2, 4, 5, 3}), h = torch::randn({2, 6, 5, 3});
+  const torch::Tensor h_bias = torch::randn({6});
+  const torch::Tensor b = h_bias.view({1, 6, 1, 1});
+  // float32, different summation order: 1e-6.
+  EXPECT_TRUE(
+      torch::allclose(AddShortcut(x, skip.get(), h, h_bias), skip->forward(x) + h + b, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(AddShortcut(x, skip.get(), h, {}), skip->forward(x) + h, 1e-6, 1e-6));
+  const torch::Tensor y = torch::randn({2, 6, 5, 3});
+  EXPECT_TRUE(torch::equal(AddShortcut(y, nullptr, h, h_bias), y + h + b));
+}
+
 TEST(FusedOps, CpuGroupNormActIsTheAtenOps) {
   torch::manual_seed(1);
   nn::GroupNorm gn(nn::GroupNormOptions(32, 64).eps(1e-6));
